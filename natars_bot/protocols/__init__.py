@@ -1,0 +1,1 @@
+"""Protocol definitions shipped with natars-bot (YAML files, loaded by natars_bot.protocol)."""
