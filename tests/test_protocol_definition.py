@@ -1,0 +1,168 @@
+"""The protocol definition file: what it holds, and how a malformed one is refused at start-up."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from natars_bot.eligibility import Outcome, evaluate
+from natars_bot.errors import ProtocolError
+from natars_bot.protocol import default_protocol, load_protocol, parse_protocol
+from natars_bot.referral import Referral
+
+SHIPPED = yaml.safe_load(
+    resources.files("natars_bot.protocols").joinpath("natars-v1.yaml").read_text("utf-8")
+)
+SPEC_IDS = [f"INC-{n:02d}" for n in range(1, 15)] + [f"EXC-{n:02d}" for n in range(1, 11)]
+
+
+def _criterion(data: dict[str, Any], criterion_id: str) -> dict[str, Any]:
+    return next(c for c in data["criteria"] if c["id"] == criterion_id)
+
+
+def test_the_shipped_protocol_holds_every_spec_criterion_in_order() -> None:
+    """INC-01…INC-14 then EXC-01…EXC-10, each with wording, summary and a version string."""
+    protocol = default_protocol()
+    assert [c.id for c in protocol.criteria] == SPEC_IDS
+    assert protocol.version == "NATARS registry entry, criteria v1"
+    assert all(c.wording and c.summary for c in protocol.criteria)
+
+
+def test_the_wording_is_the_registry_text() -> None:
+    """Each criterion's wording is quoted from the registry entry (INC-14 from its ages field)."""
+    registry = Path(__file__).parents[2] / "shared" / "protocol" / "NATARS-registry-entry.txt"
+    if not registry.exists():
+        pytest.skip(f"the registry entry is not beside this checkout ({registry})")
+    text = " ".join(registry.read_text("utf-8").split())
+    for criterion in default_protocol().criteria:
+        if criterion.id != "INC-14":
+            assert criterion.wording in text, criterion.id
+
+
+def test_ambiguities_are_stated_where_the_mdt_can_read_them() -> None:
+    """The spec's interpretation choices are part of the definition, not hidden in code."""
+    protocol = default_protocol()
+    for criterion_id in ("INC-04", "INC-05", "INC-07", "INC-14", "EXC-09", "EXC-10"):
+        assert protocol.criterion(criterion_id).interpretation, criterion_id
+
+
+def test_interpretations_change_without_code(tmp_path: Path) -> None:
+    """Widening INC-05's size threshold to every histology is an edit of the YAML alone."""
+    data = copy.deepcopy(SHIPPED)
+    _criterion(data, "INC-05")["applies_to"] = ["DDLPS", "LMS", "UPS", "SFT"]
+    _criterion(data, "EXC-10")["fail"] = [
+        {
+            "when": {"field": "psychological_condition", "is": True},
+            "reason": "psychological condition",
+        }
+    ]
+    path = tmp_path / "wider.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    protocol = load_protocol(path)
+    small_ups = Referral(histology="UPS", tumor_size_cm=6.0, psychological_condition=True)
+    assessment = evaluate(small_ups, protocol)
+    assert assessment.result("INC-05").outcome is Outcome.failed
+    assert assessment.result("EXC-10").outcome is Outcome.failed
+    assert evaluate(small_ups).result("INC-05").outcome is Outcome.not_applicable
+
+
+def _set(criterion_id: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        _criterion(data, criterion_id)[key] = value
+
+    return change
+
+
+def _rule(
+    criterion_id: str, section: str, when: dict[str, Any]
+) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        _criterion(data, criterion_id).setdefault(section, []).append({"when": when, "reason": "x"})
+
+    return change
+
+
+def _drop(criterion_id: str, key: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        del _criterion(data, criterion_id)[key]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "criterion", "message"),
+    [
+        (_set("INC-05", "reads", ["tumour_size"]), "INC-05", "reads unknown field 'tumour_size'"),
+        (_rule("INC-12", "fail", {"field": "asa", "gt": 3}), "INC-12", "tests 'asa'"),
+        (_rule("EXC-01", "fail", {"field": "origin", "is": "stomach"}), "EXC-01", "'stomach'"),
+        (_rule("INC-09", "fail", {"field": "r0_r1_resectable", "is": False}), "INC-09", "False"),
+        (_rule("INC-14", "fail", {"field": "age_years", "missing": True}), "INC-14", "fail rule"),
+        (_rule("INC-13", "fail", {"field": "consent", "not_in": ["signed"]}), "INC-13", "not_in"),
+        (
+            _rule("INC-12", "fail", {"field": "asa_class", "gt": 3, "lt": 9}),
+            "INC-12",
+            "exactly one",
+        ),
+        (_rule("EXC-01", "fail", {"field": "origin", "lt": 3}), "EXC-01", "numeric"),
+        (_rule("INC-12", "fail", {"field": "asa_class", "above": 3}), "INC-12", "above"),
+        (_set("INC-12", "pass", "ASA {asa}"), "INC-12", "{asa}"),
+        (_set("INC-12", "kind", "exclusion"), "INC-12", "must start with EXC-"),
+        (_set("INC-12", "applies_to", ["GIST"]), "INC-12", "applies_to"),
+        (_set("INC-03", "id", "INC-02"), "INC-02", "duplicate"),
+        (_drop("EXC-04", "wording"), "EXC-04", "wording"),
+        (_set("EXC-04", "colour", "red"), "EXC-04", "colour"),
+    ],
+)
+def test_a_malformed_definition_names_the_file_and_criterion(
+    change: Callable[[dict[str, Any]], None], criterion: str, message: str
+) -> None:
+    """Every kind of mistake stops loading with the file, the criterion and what is wrong."""
+    data = copy.deepcopy(SHIPPED)
+    change(data)
+    with pytest.raises(ProtocolError) as raised:
+        parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    text = str(raised.value)
+    assert text.startswith(f"trial.yaml: criterion {criterion}: "), text
+    assert message in text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("criteria: [", "not valid YAML"),
+        ("- just a list", "expected a mapping"),
+        ("version: v\nregistry: r\ncriteria: []", "sft_risk"),
+    ],
+)
+def test_a_broken_file_is_refused_as_a_whole(text: str, message: str) -> None:
+    """Unreadable YAML or a missing section names the file."""
+    with pytest.raises(ProtocolError, match=message) as raised:
+        parse_protocol(text, source="trial.yaml")
+    assert str(raised.value).startswith("trial.yaml: ")
+
+
+def test_a_malformed_sft_table_is_refused() -> None:
+    """SFT bands must rise and end open; the categories must cover the highest score."""
+    data = copy.deepcopy(SHIPPED)
+    data["sft_risk"]["parts"]["tumor_size_cm"] = [
+        {"below": 10, "points": 1},
+        {"below": 5, "points": 0},
+    ]
+    with pytest.raises(ProtocolError, match="tumor_size_cm"):
+        parse_protocol(yaml.safe_dump(data), source="trial.yaml")
+    data = copy.deepcopy(SHIPPED)
+    data["sft_risk"]["categories"] = [{"up_to": 3, "name": "low"}]
+    with pytest.raises(ProtocolError, match="highest score 7"):
+        parse_protocol(yaml.safe_dump(data), source="trial.yaml")
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    """load_protocol on a path that does not exist raises ProtocolError, not OSError."""
+    with pytest.raises(ProtocolError, match=r"nowhere\.yaml: cannot read"):
+        load_protocol(tmp_path / "nowhere.yaml")
