@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from natars_bot import batch
 from natars_bot.cli import main
+from natars_bot.referral import Referral
 
 from .helpers import ELIGIBLE
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
+FIELDS = [*Referral.model_fields, "note", "tumour_size"]
 
 
 def run(
@@ -232,3 +236,20 @@ def test_the_installed_command_never_shows_a_traceback() -> None:
     )
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["verdict"] == "needs_review"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text()
+    | st.lists(
+        st.dictionaries(st.sampled_from(FIELDS), st.from_type(object) | st.none()), max_size=3
+    ).map(lambda records: "\n".join(json.dumps(r, default=str) for r in records))
+)
+def test_any_text_gets_verdicts_or_a_clear_error(check: Any, text: str) -> None:
+    """Whatever arrives on stdin, check exits 0 or 2, and every stderr line names the problem."""
+    status, out, err = check(text)
+    assert status in (0, 2)
+    assert "Traceback" not in err
+    assert all(line.startswith("natars-bot: ") for line in err.splitlines())
+    if status == 0:
+        assert err == "" and out
