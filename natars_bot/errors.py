@@ -7,7 +7,14 @@ NatarsError
 
 from __future__ import annotations
 
-__all__ = ["InputError", "NatarsError", "ProtocolError"]
+__all__ = [
+    "ConfigError",
+    "FlowError",
+    "InputError",
+    "NatarsError",
+    "ProtocolError",
+    "StoreError",
+]
 
 
 class NatarsError(Exception):
@@ -26,3 +33,21 @@ class ProtocolError(NatarsError):
 
 class InputError(NatarsError):
     """A referral document cannot be read; the message names the record and the field."""
+
+
+class FlowError(NatarsError):
+    """A dialogue definition is malformed; the message names the file and the entry."""
+
+    def __init__(self, source: str, entry: str | None, message: str) -> None:
+        self.source = source
+        self.entry = entry
+        where = f"{source}: question {entry}" if entry else source
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(NatarsError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class StoreError(NatarsError):
+    """The database refuses an operation: an unknown user or referral, a duplicate."""

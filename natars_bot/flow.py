@@ -1,0 +1,238 @@
+"""The triage dialogue as data: the questions of `conversations/triage.yaml`, validated.
+
+`load_flow()` checks the file against the referral model when the bot starts: every question
+fills a referral field (or a declared extra), its choices are values that field can take, its
+`show_if` reads only earlier questions, and every text exists in every language. A mistake
+raises FlowError naming the file and the entry, before any surgeon sees the dialogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .conditions import Condition, Predicate, compile_condition, leaves
+from .errors import FlowError
+from .referral import Referral
+from .resources import resource_dir
+
+__all__ = ["Choice", "Flow", "Question", "default_flow", "load_flow"]
+
+Language = str
+Value = bool | int | float | str
+ParseKind = Literal["age", "grade", "asa", "size_cm", "percent", "count", "sft_score"]
+AnswerType = Literal["choice", "yes_no", "integer", "number", "text"]
+TEXT_EXTRA_MAX = 500  # characters for the free-text extras
+
+
+class Choice(BaseModel):
+    """A button: the value it stands for, its label per language, and typed synonyms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Value
+    label: dict[Language, str]
+    aliases: list[str] = []
+
+
+class QuestionDef(BaseModel):
+    """One entry of the flow file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    type: AnswerType
+    parse: ParseKind | None = None
+    label: dict[Language, str]
+    prompt: dict[Language, str]
+    help: dict[Language, str] | None = None
+    choices: list[Choice] = []
+    unknown: dict[Language, str] | None = None
+    show_if: Condition | None = None
+    when_hidden: Value | None = None
+
+
+class FlowDef(BaseModel):
+    """The whole flow file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    languages: list[Language] = Field(min_length=1)
+    extras: list[str] = []
+    questions: list[QuestionDef] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A validated question, ready for the dialogue engine."""
+
+    index: int
+    field: str
+    type: AnswerType
+    parse: ParseKind | None
+    label: Mapping[Language, str]
+    prompt: Mapping[Language, str]
+    help: Mapping[Language, str] | None
+    choices: tuple[Choice, ...]
+    unknown: Mapping[Language, str] | None
+    shown: Predicate
+    when_hidden: Value | None
+    is_extra: bool
+
+    @property
+    def allows_unknown(self) -> bool:
+        """Whether "not known yet" is an accepted answer."""
+        return self.unknown is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The validated dialogue: its languages and questions in the order asked."""
+
+    languages: tuple[Language, ...]
+    extras: tuple[str, ...]
+    questions: tuple[Question, ...]
+    source: str
+
+    def question(self, field: str) -> Question:
+        """The question that fills `field`; KeyError if none does."""
+        for question in self.questions:
+            if question.field == field:
+                return question
+        raise KeyError(field)
+
+
+_YES_NO = (
+    Choice(value=True, label={"en": "Yes", "zh": "是"}, aliases=["y", "yes", "是", "有", "对"]),
+    Choice(
+        value=False, label={"en": "No", "zh": "否"}, aliases=["n", "no", "否", "无", "没有", "不"]
+    ),
+)
+
+
+def load_flow(path: str | Path) -> Flow:
+    """Read and validate a flow file; FlowError names the file and the entry."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FlowError(path.name, None, f"cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise FlowError(path.name, None, f"not valid YAML: {exc}") from exc
+    return parse_flow(raw, source=path.name)
+
+
+@cache
+def default_flow() -> Flow:
+    """The shipped dialogue, `conversations/triage.yaml` (loaded once)."""
+    return load_flow(resource_dir("conversations") / "triage.yaml")
+
+
+def parse_flow(raw: Any, source: str) -> Flow:
+    """Validate a parsed flow document; `source` names the file in error messages."""
+    if not isinstance(raw, dict):
+        raise FlowError(source, None, "expected a mapping with languages and questions")
+    try:
+        definition = FlowDef.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error["loc"]
+        entry = None
+        if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
+            questions = raw.get("questions") or []
+            item = questions[loc[1]] if loc[1] < len(questions) else None
+            entry = str(item.get("field")) if isinstance(item, dict) else f"#{loc[1] + 1}"
+            loc = loc[2:]
+        where = ".".join(str(p) for p in loc)
+        raise FlowError(
+            source, entry, f"{where}: {error['msg']}" if where else error["msg"]
+        ) from exc
+
+    for extra in definition.extras:
+        if extra in Referral.model_fields:
+            raise FlowError(source, None, f"extra {extra!r} is already a referral field")
+    asked: set[str] = set()
+    questions = []
+    for index, qdef in enumerate(definition.questions):
+        questions.append(_check_question(source, definition, qdef, index, asked))
+        asked.add(qdef.field)
+    return Flow(
+        languages=tuple(definition.languages),
+        extras=tuple(definition.extras),
+        questions=tuple(questions),
+        source=source,
+    )
+
+
+def _check_question(
+    source: str, flow: FlowDef, qdef: QuestionDef, index: int, asked: set[str]
+) -> Question:
+    def fail(message: str) -> FlowError:
+        return FlowError(source, qdef.field, message)
+
+    is_extra = qdef.field in flow.extras
+    if qdef.field not in Referral.model_fields and not is_extra:
+        raise fail("not a referral field nor a declared extra")
+    if qdef.field in asked:
+        raise fail("asked twice")
+    texts = {"label": qdef.label, "prompt": qdef.prompt, "help": qdef.help, "unknown": qdef.unknown}
+    texts |= {f"choice {c.value!r}": c.label for c in qdef.choices}
+    for name, text in texts.items():
+        if text is None:
+            continue
+        missing = [lang for lang in flow.languages if not text.get(lang, "").strip()]
+        if missing:
+            raise fail(f"{name} has no {missing[0]!r} translation")
+    choices = tuple(qdef.choices) or (_YES_NO if qdef.type == "yes_no" else ())
+    if qdef.type in ("choice", "yes_no") and not choices:
+        raise fail(f"a {qdef.type} question needs choices")
+    if qdef.type in ("integer", "number") and qdef.parse is None:
+        raise fail(f"an {qdef.type} question needs 'parse' (how typed answers are read)")
+    values = [c.value for c in choices]
+    if qdef.when_hidden is not None:
+        values.append(qdef.when_hidden)
+    for value in values:
+        if not is_extra and not _possible(qdef.field, value):
+            raise fail(f"{value!r} is not a possible value of {qdef.field!r}")
+    if qdef.show_if is not None:
+        for leaf in leaves(qdef.show_if):
+            if leaf.field not in asked:
+                raise fail(f"show_if reads {leaf.field!r}, which is not asked before this question")
+            for value in leaf.values:
+                if leaf.field in Referral.model_fields and not _possible(leaf.field, value):
+                    raise fail(f"show_if: {value!r} is not a possible value of {leaf.field!r}")
+    if qdef.when_hidden is not None and qdef.show_if is None:
+        raise fail("when_hidden needs a show_if")
+    return Question(
+        index=index,
+        field=qdef.field,
+        type=qdef.type,
+        parse=qdef.parse,
+        label=qdef.label,
+        prompt=qdef.prompt,
+        help=qdef.help,
+        choices=choices,
+        unknown=qdef.unknown,
+        shown=compile_condition(qdef.show_if) if qdef.show_if else _always,
+        when_hidden=qdef.when_hidden,
+        is_extra=is_extra,
+    )
+
+
+def _always(facts: Any) -> bool:
+    return True
+
+
+def _possible(field: str, value: Value) -> bool:
+    """Whether the referral model accepts `value` for `field` (strict: 1 is not True)."""
+    try:
+        Referral.model_validate({field: value})
+    except ValidationError:
+        return False
+    return True
