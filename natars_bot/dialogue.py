@@ -115,7 +115,7 @@ def _record(
     flow: Flow, state: DialogueState, question: Question, value: Value | None
 ) -> DialogueState:
     answers = {**state.answers, question.field: value}
-    order = tuple(f for f in state.order if f != question.field) + (question.field,)
+    order = (*(f for f in state.order if f != question.field), question.field)
     answers, order = _prune(flow, answers, order)
     return state.model_copy(update={"answers": answers, "order": order, "editing": None})
 
