@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from natars_bot.answers import Parsed, Rejected, read_answer
 from natars_bot.flow import default_flow
+from natars_bot.referral import Referral
 
 FLOW = default_flow()
 
@@ -107,15 +108,19 @@ def test_any_text_is_accepted_or_reprompted(field: str, text: str) -> None:
     """Whatever is typed, reading never raises; an accepted value fits the referral model."""
     result = read_answer(FLOW.question(field), text)
     assert isinstance(result, Parsed | Rejected)
-    if isinstance(result, Parsed) and result.value is not None and not FLOW.question(field).is_extra:
-        from natars_bot.referral import Referral
-
+    if (
+        isinstance(result, Parsed)
+        and result.value is not None
+        and not FLOW.question(field).is_extra
+    ):
         Referral.model_validate({field: result.value})
 
 
 @given(
     st.sampled_from([q.field for q in FLOW.questions if q.parse]),
-    st.from_regex(r"\s*-?[0-9０-９]{1,4}([.,][0-9]{1,3})?\s*(cm|mm|%|岁|级|厘米|years)?\s*", fullmatch=True),
+    st.from_regex(
+        r"\s*-?[0-9０-９]{1,4}([.,][0-9]{1,3})?\s*(cm|mm|%|岁|级|厘米|years)?\s*", fullmatch=True
+    ),
 )
 def test_numbers_with_units_never_raise(field: str, text: str) -> None:
     """Number-like input in every style gets a value or a reason."""

@@ -37,7 +37,9 @@ def _choice_index(question: Question, value: Any) -> int | None:
     return None
 
 
-def walk(answers: dict[str, Any], state: DialogueState | None = None) -> tuple[DialogueState, list[str]]:
+def walk(
+    answers: dict[str, Any], state: DialogueState | None = None
+) -> tuple[DialogueState, list[str]]:
     """Answer every question asked: from `answers` (a button if one matches, else typed),
     otherwise "not known yet" where allowed, else the first button. Returns the state and the
     fields asked, in order."""
@@ -68,14 +70,20 @@ def test_a_complete_referral_for_each_histology_is_eligible() -> None:
         state, _ = walk({k: v for k, v in expected.items() if k not in ("referral_id", "site")})
         referral = to_referral(FLOW, state, site=expected["site"], referral_id="T-1")
         assessment = evaluate(referral)
-        assert assessment.verdict is Verdict.eligible, (histology, assessment.unknown, assessment.failed)
+        assert assessment.verdict is Verdict.eligible, (
+            histology,
+            assessment.unknown,
+            assessment.failed,
+        )
 
 
 def test_only_questions_that_matter_are_asked() -> None:
-    """IHC, FISH and grade for DDLPS only; mitoses and necrosis for SFT only; pregnancy not for men."""
+    """IHC, FISH, grade for DDLPS only; mitoses, necrosis for SFT only; no pregnancy for men."""
     _, ddlps = walk({"histology": "DDLPS", "sex": "female"})
     _, lms = walk({"histology": "LMS", "sex": "male"})
-    _, sft = walk({"histology": "SFT", "sex": "male", "sft_mitoses_per_2mm2": 3, "sft_necrosis_percent": 20})
+    _, sft = walk(
+        {"histology": "SFT", "sex": "male", "sft_mitoses_per_2mm2": 3, "sft_necrosis_percent": 20}
+    )
     assert {"grade", "ihc_mdm2", "ihc_cdk4", "fish_mdm2", "pregnant_or_breastfeeding"} <= set(ddlps)
     assert not {"grade", "ihc_mdm2", "sft_mitoses_per_2mm2", "pregnant_or_breastfeeding"} & set(lms)
     assert {"sft_mitoses_per_2mm2", "sft_necrosis_percent"} <= set(sft)

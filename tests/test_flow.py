@@ -57,15 +57,41 @@ def _question(data: dict[str, Any], field: str) -> dict[str, Any]:
     [
         (lambda d: _question(d, "sex").update(field="gender"), "gender", "not a referral field"),
         (lambda d: _question(d, "sex")["prompt"].pop("zh"), "sex", "no 'zh' translation"),
-        (lambda d: _question(d, "grade")["choices"].append({"value": 4, "label": {"en": "G4", "zh": "4级"}}), "grade", "4"),
-        (lambda d: _question(d, "origin")["choices"][0].update(value="stomach"), "origin", "'stomach'"),
-        (lambda d: _question(d, "grade").update(show_if={"field": "consent", "is": "signed"}), "grade", "not asked before"),
-        (lambda d: _question(d, "grade").update(show_if={"field": "histology", "is": "GIST"}), "grade", "'GIST'"),
+        (
+            lambda d: _question(d, "grade")["choices"].append(
+                {"value": 4, "label": {"en": "G4", "zh": "4级"}}
+            ),
+            "grade",
+            "4",
+        ),
+        (
+            lambda d: _question(d, "origin")["choices"][0].update(value="stomach"),
+            "origin",
+            "'stomach'",
+        ),
+        (
+            lambda d: _question(d, "grade").update(show_if={"field": "consent", "is": "signed"}),
+            "grade",
+            "not asked before",
+        ),
+        (
+            lambda d: _question(d, "grade").update(show_if={"field": "histology", "is": "GIST"}),
+            "grade",
+            "'GIST'",
+        ),
         (lambda d: _question(d, "grade").update(type="slider"), "grade", "type"),
         (lambda d: _question(d, "age_years").pop("parse"), "age_years", "needs 'parse'"),
-        (lambda d: _question(d, "fish_mdm2")["choices"][0].update(aliases=[True]), "fish_mdm2", "aliases"),
+        (
+            lambda d: _question(d, "fish_mdm2")["choices"][0].update(aliases=[True]),
+            "fish_mdm2",
+            "aliases",
+        ),
         (lambda d: d["questions"].append(copy.deepcopy(_question(d, "sex"))), "sex", "asked twice"),
-        (lambda d: _question(d, "prior_anthracycline_or_ifosfamide").update(when_hidden="no"), "prior_anthracycline_or_ifosfamide", "'no'"),
+        (
+            lambda d: _question(d, "prior_anthracycline_or_ifosfamide").update(when_hidden="no"),
+            "prior_anthracycline_or_ifosfamide",
+            "'no'",
+        ),
     ],
 )
 def test_a_broken_flow_names_the_file_and_the_entry(change: Any, entry: str, message: str) -> None:

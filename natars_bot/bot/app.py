@@ -1,0 +1,119 @@
+"""Building and running the python-telegram-bot Application: the same code path for
+`natars-bot run`, the offline sandbox and the end-to-end tests."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from ..flow import Flow, default_flow
+from ..protocol import Protocol, default_protocol
+from ..settings import Settings
+from ..store import Store
+from ..wording import Wording, default_wording
+from . import triage
+from .services import BotContext, Services
+
+__all__ = ["build_application", "shut_down", "start_up"]
+
+log = logging.getLogger(__name__)
+COMMANDS = ("new", "status", "cancel", "help", "language")
+
+
+def build_application(
+    settings: Settings,
+    *,
+    flow: Flow | None = None,
+    protocol: Protocol | None = None,
+    wording: Wording | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The bot, configured from `settings`; the store is opened by `start_up` (post_init)."""
+    flow = flow or default_flow()
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token())
+        .base_url(settings.bot_api_url)
+        .base_file_url(settings.bot_api_url.removesuffix("/bot") + "/file/bot")
+        .context_types(ContextTypes(context=BotContext))
+        # ConversationHandler is not used, but updates are still handled one at a time:
+        # measured here, concurrent updates were slower on two cores.
+        .concurrent_updates(False)
+        .post_init(start_up)
+        .post_shutdown(shut_down)
+    )
+    if settings.rate_limit:
+        # Telegram's flood limits: ~30 messages/s per bot, 20/min per group (off in tests).
+        builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+    application = builder.build()
+    application.bot_data["settings"] = settings
+    application.bot_data["parts"] = (
+        flow,
+        protocol or default_protocol(),
+        wording or default_wording(flow.languages),
+    )
+    private = filters.ChatType.PRIVATE
+    handlers: list[Any] = [
+        CommandHandler("start", triage.on_start, filters=private),
+        CommandHandler("new", triage.on_new, filters=private),
+        CommandHandler(["new", "start"], triage.on_private_only, filters=~private),
+        CommandHandler("cancel", triage.on_cancel, filters=private),
+        CommandHandler("help", triage.on_help),
+        CommandHandler("status", triage.on_status, filters=private),
+        CommandHandler("language", triage.on_language, filters=private),
+        CallbackQueryHandler(triage.on_button),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
+    ]
+    application.add_handlers(handlers)
+    application.add_error_handler(on_error)
+    return application
+
+
+async def start_up(application: Application) -> None:  # type: ignore[type-arg]
+    """post_init: open the store, share the services, publish the command menu."""
+    settings: Settings = application.bot_data["settings"]
+    flow, protocol, wording = application.bot_data["parts"]
+    store = await Store.open(settings.database)
+    application.bot_data["services"] = Services(
+        store=store, flow=flow, protocol=protocol, wording=wording
+    )
+    for language in flow.languages:
+        commands = [
+            BotCommand(name, wording.text(language, f"commands_{name}")) for name in COMMANDS
+        ]
+        code = None if language == flow.languages[0] else language
+        await application.bot.set_my_commands(commands, language_code=code)
+
+
+async def shut_down(application: Application) -> None:  # type: ignore[type-arg]
+    """post_shutdown: close the store."""
+    services = application.bot_data.get("services")
+    if isinstance(services, Services):
+        await services.store.close()
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log every handler error with its traceback, and tell the user politely."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services = context.bot_data.get("services")
+    text = "Sorry, something went wrong."
+    if isinstance(services, Services):
+        text = services.wording.text(services.flow.languages[0], "error")
+    try:
+        await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
+    except Exception:
+        log.warning("could not tell the user about the error", exc_info=True)

@@ -1,0 +1,66 @@
+"""Settings from the environment or a `.env` file (pydantic-settings), under stable names.
+
+    NATARS_TELEGRAM_TOKEN   the bot token (secret; never logged)
+    NATARS_BOT_API_URL      Bot API base URL as python-telegram-bot's base_url takes it
+                            (default Telegram's; e.g. http://127.0.0.1:8081/bot for a local server)
+    NATARS_DATABASE         SQLite file (default ./natars.sqlite3)
+    NATARS_MDT_CHAT_ID      the MDT group's chat id
+
+Every command that touches the database reads the same settings. A malformed value becomes one
+ConfigError line naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+
+
+class Settings(BaseSettings):
+    """natars-bot's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NATARS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr | None = None
+    bot_api_url: str = TELEGRAM_API
+    database: Path = Path("natars.sqlite3")
+    mdt_chat_id: int | None = None
+    rate_limit: bool = Field(default=True, description="use ptb's AIORateLimiter (off in tests)")
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        # ptb appends the token right after the base URL; a trailing slash gives a 404 that
+        # ptb reports as a misleading InvalidToken.
+        return value.rstrip("/")
+
+    def token(self) -> str:
+        """The bot token; ConfigError when it is not set."""
+        if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
+            raise ConfigError(
+                "NATARS_TELEGRAM_TOKEN is not set: put the bot token from @BotFather in the "
+                "environment or in .env"
+            )
+        return self.telegram_token.get_secret_value().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; ConfigError names the first malformed variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "NATARS_" + str(error["loc"][0]).upper() if error["loc"] else "settings"
+        raise ConfigError(f"{name}: {error['msg']}") from exc

@@ -1,0 +1,91 @@
+"""The bot's words: `conversations/messages.yaml` texts and the jinja2 templates in `templates/`.
+
+Both are checked when loaded: every message in every language of the flow, every template
+compiling. Templates render Telegram HTML with autoescaping on (surgeons' free text cannot
+inject markup) and StrictUndefined (a missing variable fails a test, not a patient message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from .errors import FlowError
+from .resources import resource_dir
+
+__all__ = ["Wording", "default_wording", "load_wording"]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Texts by key and language, and the template environment."""
+
+    messages: Mapping[str, Mapping[str, str]]
+    languages: tuple[str, ...]
+    templates: jinja2.Environment
+
+    def text(self, language: str, key: str, **params: Any) -> Markup:
+        """A message in `language` (falling back to the first language), placeholders filled.
+
+        Messages may hold Telegram HTML of their own (<b>, <code>): they are ours, reviewed in
+        conversations/, so the result is Markup; the parameters, which may be typed by users,
+        are escaped.
+        """
+        texts = self.messages[key]
+        template = Markup(texts.get(language) or texts[self.languages[0]])
+        return template.format_map(params) if params else template
+
+    def render(self, name: str, language: str, **context: Any) -> str:
+        """Render templates/`name` in `language`; `t(key, **params)` inside gives messages."""
+
+        def t(key: str, **params: Any) -> Markup:
+            return self.text(language, key, **params)
+
+        return self.templates.get_template(name).render(lang=language, t=t, **context).strip()
+
+
+def load_wording(messages_file: Path, template_dir: Path, languages: Sequence[str]) -> Wording:
+    """Load and check messages and templates; FlowError names the file and the entry."""
+    source = messages_file.name
+    try:
+        raw = yaml.safe_load(messages_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise FlowError(source, None, f"cannot load: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise FlowError(source, None, "expected a mapping of message keys")
+    messages: dict[str, dict[str, str]] = {}
+    for key, texts in raw.items():
+        if not isinstance(texts, dict):
+            raise FlowError(source, str(key), "expected a text per language")
+        for language in languages:
+            if not isinstance(texts.get(language), str) or not texts[language].strip():
+                raise FlowError(source, str(key), f"no {language!r} translation")
+        messages[str(key)] = {str(k): str(v) for k, v in texts.items()}
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for name in environment.list_templates(extensions=["j2"]):
+        try:
+            environment.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise FlowError(name, None, f"line {exc.lineno}: {exc.message}") from exc
+    return Wording(messages=messages, languages=tuple(languages), templates=environment)
+
+
+@cache
+def default_wording(languages: tuple[str, ...] = ("en", "zh")) -> Wording:
+    """The shipped messages and templates."""
+    return load_wording(
+        resource_dir("conversations") / "messages.yaml", resource_dir("templates"), languages
+    )
