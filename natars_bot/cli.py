@@ -6,9 +6,10 @@ Errors raised below (NatarsError) become one line on stderr and exit status 2, n
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -16,9 +17,12 @@ from . import __version__
 from .batch import check_lines
 from .checking import InputShape, assessment_json, detect_shape, numbered_lines, read_referrals
 from .eligibility import evaluate
-from .errors import InputError, NatarsError
+from .errors import ConfigError, InputError, NatarsError
+from .logs import configure_logging
 from .protocol import Protocol, default_protocol, load_protocol
 from .referral import referral_json_schema
+from .settings import load_settings
+from .store import ROLES, Store
 
 __all__ = ["main"]
 
@@ -67,6 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     _protocol_option(criteria)
     criteria.set_defaults(handler=_criteria)
+
+    run = commands.add_parser(
+        "run",
+        help="run the Telegram bot (settings from NATARS_* environment variables or .env)",
+        description="Run the bot with long polling until Ctrl-C. Needs NATARS_TELEGRAM_TOKEN; "
+        "NATARS_BOT_API_URL points it at a local Bot API server instead of Telegram.",
+    )
+    run.set_defaults(handler=_run)
+
+    users = commands.add_parser("users", help="register, list and remove the bot's users")
+    user_commands = users.add_subparsers(title="users commands", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="register a Telegram user in a role")
+    add.add_argument("telegram_id", type=int, metavar="TELEGRAM_ID")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--site", help="the user's hospital (referrals carry it)")
+    add.add_argument("--name", help="a name for the user list (never sent to a group)")
+    add.set_defaults(handler=_users_add)
+    listing = user_commands.add_parser("list", help="list registered users")
+    listing.set_defaults(handler=_users_list)
+    remove = user_commands.add_parser("remove", help="remove a user's role (or every role)")
+    remove.add_argument("telegram_id", type=int, metavar="TELEGRAM_ID")
+    remove.add_argument("--role", choices=ROLES, help="only this role (default: every role)")
+    remove.set_defaults(handler=_users_remove)
     return parser
 
 
@@ -143,6 +170,72 @@ def _criteria(args: argparse.Namespace) -> int:
         if criterion.interpretation:
             print(f"  interpretation: {criterion.interpretation}")
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the bot until interrupted."""
+    from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import, run only
+
+    from .bot.app import build_application  # noqa: PLC0415
+
+    settings = load_settings()
+    token = settings.token()
+    configure_logging(token)
+    application = build_application(settings)
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"])
+    except InvalidToken as exc:
+        raise ConfigError("NATARS_TELEGRAM_TOKEN was refused by the Bot API") from exc
+    except NetworkError as exc:
+        raise ConfigError(f"cannot reach the Bot API at {settings.bot_api_url}: {exc}") from exc
+    return EXIT_OK
+
+
+async def _with_store(action: Callable[[Store], Awaitable[int]]) -> int:
+    store = await Store.open(load_settings().database)
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    """Register a role; says what was stored."""
+
+    async def add(store: Store) -> int:
+        user = await store.add_user(
+            args.telegram_id, args.role, site=args.site, name=args.name, actor="cli"
+        )
+        print(f"{user.telegram_id} is a {user.role}" + (f" at {user.site}" if user.site else ""))
+        return EXIT_OK
+
+    return asyncio.run(_with_store(add))
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    """Print the registered users. This is a read-only operation."""
+
+    async def listing(store: Store) -> int:
+        users = await store.users()
+        if not users:
+            print("no users yet: natars-bot users add TELEGRAM_ID --role surgeon --site ...")
+        for user in users:
+            fields = (user.telegram_id, user.role, user.site, user.name, user.added_at)
+            print("\t".join(str(value or "-") for value in fields))
+        return EXIT_OK
+
+    return asyncio.run(_with_store(listing))
+
+
+def _users_remove(args: argparse.Namespace) -> int:
+    """Remove a role, or every role, of a user."""
+
+    async def remove(store: Store) -> int:
+        removed = await store.remove_user(args.telegram_id, args.role, actor="cli")
+        print(f"removed {removed} role(s) of {args.telegram_id}")
+        return EXIT_OK
+
+    return asyncio.run(_with_store(remove))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,7 +48,10 @@ class Wording:
         def t(key: str, **params: Any) -> Markup:
             return self.text(language, key, **params)
 
-        return self.templates.get_template(name).render(lang=language, t=t, **context).strip()
+        template = self.templates.get_template(name)
+        return template.render(
+            lang=language, t=t, has=self.messages.__contains__, **context
+        ).strip()
 
 
 def load_wording(messages_file: Path, template_dir: Path, languages: Sequence[str]) -> Wording:
