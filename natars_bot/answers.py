@@ -47,6 +47,18 @@ _DIMENSION_SEPARATOR = re.compile(r"(?<=\d)\s*[x×*]\s*(?=\d)")
 _MM = re.compile(r"\d\s*(mm|毫米)")
 _CM = re.compile(r"\d\s*(cm|厘米|公分)")
 _ROMAN_TOKEN = re.compile(r"(?<![a-z])(vi|iv|v|iii|ii|i)(?![a-z])")
+# Words a number may come with, per kind; any other word means the answer is not a number
+# (so that a screening number such as "S-3" is never read as an age of 3).
+_UNIT_WORDS = {
+    "age": r"years?|yrs?|y|yo|old|岁|周岁",
+    "grade": r"fnclcc|grade|g|级",
+    "asa": r"asa|class|级",
+    "size_cm": r"cm|mm|厘米|毫米|公分|x|by",
+    "percent": r"percent|per\s*cent",
+    "count": r"per|mm2|mm|hpf|个|/",
+    "sft_score": r"score|points?|分",
+}
+_WORDS = re.compile(r"[^\W\d_]+")
 
 
 def normalise(text: str) -> str:
@@ -100,6 +112,11 @@ def _read_number(question: Question, plain: str) -> Value | Rejected:
         roman = _ROMAN_TOKEN.search(re.sub(r"(grade|fnclcc|asa|级)", " ", plain))
         if roman and not _NUMBER.search(plain):
             return _ROMAN[roman.group(1)]
+    units = (
+        re.compile(rf"^(?:{_UNIT_WORDS.get(kind or '', '')}|or|to|and|或|到)$") if kind else None
+    )
+    if any(units is None or not units.match(word) for word in _WORDS.findall(plain)):
+        return Rejected("not_a_number")
     text = _COMMA_DECIMAL.sub(".", plain)
     if kind == "size_cm":
         text = _DIMENSION_SEPARATOR.sub(" ", text)

@@ -130,6 +130,7 @@ class LocalBotApi:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.files: dict[str, bytes] = {}
         self._updates: list[dict[str, Any]] = []
+        self.sent_updates: dict[int, dict[str, Any]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -219,10 +220,17 @@ class LocalBotApi:
 
     async def _queue(self, payload: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
-        self._updates.append({"update_id": update_id, **payload})
+        self.sent_updates[update_id] = {"update_id": update_id, **payload}
+        self._updates.append(self.sent_updates[update_id])
         async with self._changed:
             self._changed.notify_all()
         return update_id
+
+    async def redeliver(self, update_id: int) -> None:
+        """Deliver an update again, as Telegram does when a bot died before confirming it."""
+        self._updates.insert(0, self.sent_updates[update_id])
+        async with self._changed:
+            self._changed.notify_all()
 
     # ------------------------------------------------------------------ inspection
 

@@ -65,6 +65,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX one_draft_per_surgeon ON referrals (surgeon_id) WHERE status = 'draft';
     CREATE INDEX referrals_by_surgeon ON referrals (surgeon_id, id);
+    CREATE TABLE bot_state (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
     CREATE TABLE audit (
         id INTEGER PRIMARY KEY,
         at TEXT NOT NULL,
@@ -140,6 +144,9 @@ class Store:
     def __init__(self, connection: aiosqlite.Connection, clock: Clock = _utc_now) -> None:
         self._db = connection
         self._clock = clock
+        # The Telegram update being handled (updates are handled one at a time). Every write
+        # records it, so that after a crash an update Telegram delivers again is recognised.
+        self.update_id: int | None = None
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Store:
@@ -185,10 +192,24 @@ class Store:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            if self.update_id is not None:
+                await self._db.execute(
+                    "INSERT INTO bot_state (key, value) VALUES ('last_update_id', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    (self.update_id,),
+                )
         except BaseException:
             await self._db.execute("ROLLBACK")
             raise
         await self._db.execute("COMMIT")
+
+    async def last_update_id(self) -> int:
+        """The newest Telegram update whose effects were committed (0 before any)."""
+        async with self._db.execute(
+            "SELECT value FROM bot_state WHERE key = 'last_update_id'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def _audit(
         self, actor: str, action: str, referral: str | None, detail: dict[str, Any]

@@ -176,3 +176,20 @@ async def answer_all(
         else:
             await person.presses(labels[0], message)
     raise AssertionError("the dialogue did not reach the review")
+
+
+async def answer_all_until(person: Person, field: str) -> None:
+    """Answer "not known yet" (or the first button) until the question for `field` is asked."""
+    flow = default_flow()
+    for _ in range(40):
+        asked = question_in(person.last())
+        if asked == field:
+            return
+        if asked is None:
+            break
+        question = flow.question(asked)
+        if question.unknown is not None:
+            await person.presses(question.unknown["en"])
+        else:
+            await person.presses(person.buttons(person.last())[0])
+    raise AssertionError(f"{field} was never asked")

@@ -72,6 +72,9 @@ def test_answers_are_read_generously(field: str, text: str, value: Any) -> None:
     ("field", "text", "reason"),
     [
         ("tumor_size_cm", "big", "not_a_number"),
+        ("age_years", "S-3", "not_a_number"),
+        ("age_years", "about 60", "not_a_number"),
+        ("tumor_size_cm", "12 inches", "not_a_number"),
         ("tumor_size_cm", "0", "out_of_range"),
         ("tumor_size_cm", "-3", "out_of_range"),
         ("tumor_size_cm", "150", "size_unit"),

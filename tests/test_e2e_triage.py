@@ -6,7 +6,7 @@ import pytest
 
 from natars_bot.store import Store
 
-from .harness import BotUnderTest, answer_all
+from .harness import BotUnderTest, answer_all, answer_all_until
 
 SURGEON = 1001
 
@@ -218,30 +218,6 @@ async def test_continuing_after_an_exclusion_finishes_the_record(bot: BotUnderTe
     review = await answer_all(surgeon, COMMON | {"origin": "Uterus"})
     verdict = await surgeon.presses("See the verdict ➜", review)
     assert "Not eligible" in verdict["text"] and "EXC-01" in verdict["text"]
-
-
-async def answer_all_until(person, field: str) -> None:
-    """Answer with "not known"/first buttons until the question for `field` is asked."""
-    from .harness import question_in
-
-    for _ in range(40):
-        if question_in(person.last()) == field:
-            return
-        await answer_one(person)
-    raise AssertionError(f"{field} was never asked")
-
-
-async def answer_one(person) -> None:
-    from natars_bot.flow import default_flow
-
-    from .harness import question_in
-
-    question = default_flow().question(question_in(person.last()))
-    labels = person.buttons(person.last()) if person.last().get("reply_markup") else []
-    if question.unknown is not None:
-        await person.presses(question.unknown["en"])
-    else:
-        await person.presses(labels[0])
 
 
 async def test_chinese_speakers_get_the_dialogue_in_chinese(bot: BotUnderTest) -> None:

@@ -12,10 +12,12 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -76,9 +78,24 @@ def build_application(
         CallbackQueryHandler(triage.on_button),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
     ]
+    application.add_handler(TypeHandler(Update, skip_replayed), group=-1)
     application.add_handlers(handlers)
     application.add_error_handler(on_error)
     return application
+
+
+async def skip_replayed(update: Update, context: BotContext) -> None:
+    """Skip an update whose effects are already committed; note the update for the store.
+
+    Telegram delivers an update again when the bot died before confirming it (the next
+    getUpdates offset). Applying a typed answer twice would answer the *next* question with it,
+    so updates at or below the last one committed before start-up are dropped.
+    """
+    services = context.services
+    if update.update_id <= services.replayed_up_to:
+        log.info("skipping update %d: already handled before the restart", update.update_id)
+        raise ApplicationHandlerStop
+    services.store.update_id = update.update_id
 
 
 async def start_up(application: Application) -> None:  # type: ignore[type-arg]
@@ -87,7 +104,11 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     flow, protocol, wording = application.bot_data["parts"]
     store = await Store.open(settings.database)
     application.bot_data["services"] = Services(
-        store=store, flow=flow, protocol=protocol, wording=wording
+        store=store,
+        flow=flow,
+        protocol=protocol,
+        wording=wording,
+        replayed_up_to=await store.last_update_id(),
     )
     for language in flow.languages:
         commands = [

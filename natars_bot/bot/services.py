@@ -23,6 +23,7 @@ class Services:
     flow: Flow
     protocol: Protocol
     wording: Wording
+    replayed_up_to: int = 0  # updates up to this id were handled before the last start
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
