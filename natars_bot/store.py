@@ -157,7 +157,11 @@ class Store:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         connection.row_factory = aiosqlite.Row
         store = cls(connection, clock)
-        await store._prepare()
+        try:
+            await store._prepare()
+        except BaseException:
+            await connection.close()
+            raise
         return store
 
     async def close(self) -> None:

@@ -1,0 +1,103 @@
+"""Messages exist in every language, every template renders, and the longest fits Telegram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from natars_bot.bot import screens
+from natars_bot.bot.services import Services
+from natars_bot.dialogue import DialogueState
+from natars_bot.eligibility import evaluate
+from natars_bot.errors import FlowError
+from natars_bot.flow import default_flow
+from natars_bot.local_api import MAX_TEXT, check_html
+from natars_bot.protocol import default_protocol
+from natars_bot.referral import Referral
+from natars_bot.resources import resource_dir
+from natars_bot.store import ReferralRow
+from natars_bot.wording import default_wording, load_wording
+
+from .helpers import ELIGIBLE
+
+WORDING = default_wording()
+LANGUAGES = default_flow().languages
+
+
+def _services() -> Services:
+    return Services(store=None, flow=default_flow(), protocol=default_protocol(), wording=WORDING)  # type: ignore[arg-type]
+
+
+def _row(state: DialogueState) -> ReferralRow:
+    return ReferralRow(1, "NAT-2026-0001", 1, "A", "draft", state, None, None, "t", "t", None)
+
+
+def test_every_message_exists_in_every_language() -> None:
+    """messages.yaml has every key in English and Chinese."""
+    for key, texts in WORDING.messages.items():
+        assert set(LANGUAGES) <= set(texts), key
+
+
+def test_a_missing_translation_is_named(tmp_path: Path) -> None:
+    """A message without its Chinese text stops loading, naming file and key."""
+    (tmp_path / "messages.yaml").write_text('hello: {en: "Hello"}\n', encoding="utf-8")
+    with pytest.raises(FlowError, match=r"messages\.yaml: question hello: no 'zh' translation"):
+        load_wording(tmp_path / "messages.yaml", resource_dir("templates"), LANGUAGES)
+
+
+def test_a_template_with_a_syntax_error_is_named(tmp_path: Path) -> None:
+    """Templates compile at load time."""
+    (tmp_path / "broken.html.j2").write_text("{% if %}", encoding="utf-8")
+    with pytest.raises(FlowError, match=r"broken\.html\.j2: line 1"):
+        load_wording(resource_dir("conversations") / "messages.yaml", tmp_path, LANGUAGES)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_template_renders_valid_telegram_html(language: str) -> None:
+    """Question, review, verdict, early-fail and status screens are HTML Telegram accepts."""
+    services = _services()
+    empty = _row(DialogueState())
+    texts = [
+        screens.question_screen(services, language, empty)[0],
+        screens.review_screen(services, language, empty)[0],
+        screens.verdict_screen(services, language, empty, evaluate(Referral()), True)[0],
+        screens.failed_now_screen(services, language, empty, WORDING.text(language, "yes"), [])[0],
+        WORDING.render(
+            "status.html.j2", language, rows=[{"public_id": "N", "status_text": "x", "date": "d"}]
+        ),
+    ]
+    rendered = {name for name in WORDING.templates.list_templates() if name.endswith(".j2")}
+    assert rendered == {
+        "question.html.j2",
+        "review.html.j2",
+        "verdict.html.j2",
+        "failed_now.html.j2",
+        "status.html.j2",
+    }
+    for text in texts:
+        assert len(check_html(text)) <= MAX_TEXT
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_longest_verdict_fits_one_message(language: str) -> None:
+    """An empty referral (every criterion open) still renders under Telegram's 4096 characters."""
+    text = screens.verdict_screen(
+        _services(), language, _row(DialogueState()), evaluate(Referral()), True
+    )[0]
+    assert len(check_html(text)) <= MAX_TEXT
+
+
+def test_user_text_is_escaped() -> None:
+    """A note with markup is shown as text, not interpreted as HTML."""
+    text = WORDING.text("en", "answer_recorded", label="Note", value="<b>x</b> & y")
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in text
+    assert check_html(str(text)) == "✓ Note: <b>x</b> & y"
+
+
+def test_an_eligible_verdict_reads_well() -> None:
+    """The eligible SFT verdict names the risk score in words."""
+    assessment = evaluate(Referral.model_validate(ELIGIBLE["SFT"]))
+    text = screens.verdict_screen(_services(), "en", _row(DialogueState()), assessment, False)[0]
+    assert "Eligible on the information given" in text
+    assert "SFT risk score 6 (high)" in text
