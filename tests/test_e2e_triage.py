@@ -86,23 +86,35 @@ async def _stored(bot: BotUnderTest, surgeon_id: int) -> list[dict]:
         await store.close()
 
 
+SCREENS = {
+    "en": ("Please check referral NAT-", "See the verdict ➜", "Eligible on the information given"),
+    "zh": ("请核对转诊 NAT-", "查看筛选结果 ➜", "根据所填信息，符合入组条件"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
 @pytest.mark.parametrize("histology", sorted(BY_HISTOLOGY))
-async def test_a_complete_referral_for_each_histology(bot: BotUnderTest, histology: str) -> None:
-    """Buttons and typed answers through to the review, the verdict with reasons, and submission."""
+async def test_a_complete_referral_for_each_histology(
+    bot: BotUnderTest, histology: str, language: str
+) -> None:
+    """Buttons and typed answers through to the review, the verdict with reasons, and submission,
+    in English and in Chinese."""
     await bot.register(SURGEON)
-    surgeon = bot.person(SURGEON)
+    surgeon = bot.person(SURGEON, language="zh-hans" if language == "zh" else "en")
     await surgeon.says("/new")
-    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY[histology]})
-    assert "Please check referral NAT-" in review["text"]
-    assert "Screening number: PKU-0042" in review["text"]
-    verdict = await surgeon.presses("See the verdict ➜", review)
-    assert "Eligible on the information given" in verdict["text"], verdict["text"]
-    assert "24" not in verdict["text"] or "criteria met" in verdict["text"]
-    submitted = await surgeon.presses("✅ Submit to MDT", verdict)
-    assert "submitted to the MDT" in submitted["text"]
+    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY[histology]}, language=language)
+    review_title, verdict_button, eligible = SCREENS[language]
+    assert review_title in review["text"]
+    assert "PKU-0042" in review["text"]
+    verdict = await surgeon.presses(verdict_button, review)
+    assert eligible in verdict["text"], verdict["text"]
+    submit = surgeon.buttons(verdict)[0]
+    submitted = await surgeon.presses(submit, verdict)
+    assert "NAT-2026-0001" in submitted["text"]
     [stored] = await _stored(bot, SURGEON)
     assert (stored["status"], stored["verdict"]) == ("submitted", "eligible")
     assert stored["answers"]["note"] == COMMON["note"]
+    assert set(bot.server.commands) == {None, "zh"}  # the command menu, in both languages
 
 
 async def _answers(bot: BotUnderTest, surgeon_id: int) -> dict:
