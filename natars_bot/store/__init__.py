@@ -1,0 +1,18 @@
+"""The SQLite store: users, referrals and their progress, the MDT's votes, the outbox and the
+audit trail. All SQL lives in this package; callers get frozen rows back.
+
+    StoreError    an unknown user or referral, or an operation the data does not allow
+"""
+
+from __future__ import annotations
+
+from .referrals import ReferralsMixin
+from .rows import ROLES, AuditRow, ReferralRow, Role, UserRow
+from .schema import MIGRATIONS
+from .users import UsersMixin
+
+__all__ = ["MIGRATIONS", "ROLES", "AuditRow", "ReferralRow", "Role", "Store", "UserRow"]
+
+
+class Store(UsersMixin, ReferralsMixin):
+    """Async access to the database; create with `await Store.open(path)`."""

@@ -1,0 +1,143 @@
+"""The SQLite store's foundation: one connection, explicit transactions, migrations, audit rows.
+
+One long-lived aiosqlite connection (each await costs a thread hop, so few awaits per step), WAL
+journal, `synchronous=FULL` so that an acknowledged answer survives a power cut as well as a
+killed process. Every write is one explicit `BEGIN IMMEDIATE` transaction that also appends its
+audit row, and is committed before the bot replies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from ..audit import GENESIS_HASH, audit_hash
+from ..errors import StoreError
+from .rows import AuditRow
+from .schema import MIGRATIONS
+
+__all__ = ["Clock", "StoreBase"]
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreBase:
+    """The connection, its transactions and the audit chain; the mixins add the tables' methods."""
+
+    def __init__(self, connection: aiosqlite.Connection, clock: Clock = _utc_now) -> None:
+        self._db = connection
+        self._clock = clock
+        # The Telegram update being handled (updates are handled one at a time). Every write
+        # records it, so that after a crash an update Telegram delivers again is recognised.
+        self.update_id: int | None = None
+
+    @classmethod
+    async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:
+        """Open (creating if needed) and migrate the database at `path`."""
+        try:
+            connection = await aiosqlite.connect(str(path), isolation_level=None)
+        except Exception as exc:  # sqlite3 raises a bare OperationalError with no path in it
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        connection.row_factory = aiosqlite.Row
+        store = cls(connection, clock)
+        try:
+            await store._prepare()
+        except BaseException:
+            await connection.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the connection (pending transactions were all committed or rolled back)."""
+        await self._db.close()
+
+    async def _prepare(self) -> None:
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = FULL")
+        await self._db.execute("PRAGMA foreign_keys = ON")
+        await self._db.execute("PRAGMA busy_timeout = 5000")
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the database is at schema version {version}, newer than this natars-bot "
+                f"({len(MIGRATIONS)}): upgrade natars-bot"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first; the version bump is part of the same script.
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    def now(self) -> str:
+        """The current UTC time as stored (ISO 8601, seconds)."""
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+            if self.update_id is not None:
+                await self._db.execute(
+                    "INSERT INTO bot_state (key, value) VALUES ('last_update_id', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                    (self.update_id,),
+                )
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        await self._db.execute("COMMIT")
+
+    async def last_update_id(self) -> int:
+        """The newest Telegram update whose effects were committed (0 before any)."""
+        async with self._db.execute(
+            "SELECT value FROM bot_state WHERE key = 'last_update_id'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _audit(
+        self, actor: str, action: str, referral: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Append an audit row; call inside a transaction."""
+        async with self._db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1") as cursor:
+            last = await cursor.fetchone()
+        prev = str(last[0]) if last else GENESIS_HASH
+        at = self.now()
+        text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
+        await self._db.execute(
+            "INSERT INTO audit (at, actor, action, referral, detail, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                at,
+                actor,
+                action,
+                referral,
+                text,
+                prev,
+                audit_hash(prev, at, actor, action, referral, text),
+            ),
+        )
+
+    async def audit_rows(self, referral: str | None = None) -> list[AuditRow]:
+        """The audit trail (of one referral, by public id). This is a read-only operation."""
+        query = "SELECT id, at, actor, action, referral, detail, prev_hash, hash FROM audit"
+        params: tuple[Any, ...] = ()
+        if referral is not None:
+            query += " WHERE referral = ?"
+            params = (referral,)
+        async with self._db.execute(query + " ORDER BY id", params) as cursor:
+            rows = await cursor.fetchall()
+        return [AuditRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]

@@ -1,0 +1,156 @@
+"""Referrals: pseudonymous ids, drafts and their dialogue state, closing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any, Literal
+
+import aiosqlite
+
+from ..dialogue import DialogueState
+from ..errors import StoreError
+from .base import StoreBase
+from .rows import ReferralRow
+
+__all__ = ["ReferralsMixin"]
+
+
+class ReferralsMixin(StoreBase):
+    """A referral's row holds its progress; every change is committed before the bot replies."""
+
+    _REFERRAL_COLUMNS = (
+        "id, public_id, surgeon_id, site, status, state, message_id, verdict,"
+        " created_at, updated_at, submitted_at"
+    )
+
+    @staticmethod
+    def _referral(row: Any) -> ReferralRow:
+        values = list(row)
+        values[5] = DialogueState.model_validate_json(values[5])
+        return ReferralRow(*values)
+
+    async def draft_of(self, surgeon_id: int) -> ReferralRow | None:
+        """The surgeon's referral in progress, if any."""
+        async with self._db.execute(
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals"
+            " WHERE surgeon_id = ? AND status = 'draft'",
+            (surgeon_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return self._referral(row) if row else None
+
+    async def referral(self, referral_id: int) -> ReferralRow:
+        """A referral by its row id; StoreError if there is none."""
+        async with self._db.execute(
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE id = ?", (referral_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise StoreError(f"no referral #{referral_id}")
+        return self._referral(row)
+
+    async def referrals_of(self, surgeon_id: int, limit: int = 10) -> list[ReferralRow]:
+        """The surgeon's latest referrals, newest first. This is a read-only operation."""
+        async with self._db.execute(
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE surgeon_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (surgeon_id, limit),
+        ) as cursor:
+            return [self._referral(row) for row in await cursor.fetchall()]
+
+    async def start_referral(self, surgeon_id: int, site: str | None) -> ReferralRow:
+        """Open a draft with the next pseudonymous id of the year (NAT-2026-0007)."""
+        now = self._clock().astimezone(UTC)
+        prefix = f"NAT-{now.year}-"
+        at = self.now()
+        state = DialogueState().model_dump_json()
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
+            ) as cursor:
+                row = await cursor.fetchone()
+            public_id = f"{prefix}{(int(row[0]) if row else 0) + 1:04d}"
+            try:
+                cursor = await db.execute(
+                    "INSERT INTO referrals (public_id, surgeon_id, site, status, state, created_at,"
+                    " updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?)",
+                    (public_id, surgeon_id, site, state, at, at),
+                )
+            except aiosqlite.IntegrityError as exc:
+                raise StoreError("this surgeon already has a referral in progress") from exc
+            await self._audit(str(surgeon_id), "referral_started", public_id, {"site": site})
+            referral_id = cursor.lastrowid
+        return await self.referral(int(referral_id or 0))
+
+    async def save_state(
+        self,
+        referral: ReferralRow,
+        state: DialogueState,
+        *,
+        actor: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> ReferralRow:
+        """Commit a draft's new dialogue state and its audit row (before the bot replies)."""
+        at = self.now()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE referrals SET state = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
+                (state.model_dump_json(), at, referral.id),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(f"referral {referral.public_id} is no longer in progress")
+            await self._audit(actor, action, referral.public_id, detail)
+        return await self.referral(referral.id)
+
+    async def set_message(self, referral: ReferralRow, message_id: int | None) -> None:
+        """Remember which message shows the current question (it is edited in place)."""
+        await self._db.execute(
+            "UPDATE referrals SET message_id = ? WHERE id = ?", (message_id, referral.id)
+        )
+
+    async def close_referral(
+        self,
+        referral: ReferralRow,
+        status: Literal["screen_failed", "submitted", "cancelled"],
+        *,
+        actor: str,
+        verdict: str | None = None,
+        failed: tuple[str, ...] = (),
+        unknown: tuple[str, ...] = (),
+        protocol: str | None = None,
+    ) -> ReferralRow:
+        """End a draft: stopped as ineligible, submitted to the MDT, or discarded."""
+        at = self.now()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE referrals SET status = ?, verdict = ?, failed = ?, unknown = ?,"
+                " protocol = ?, updated_at = ?, submitted_at = CASE WHEN ? = 'submitted' THEN ? END"
+                " WHERE id = ? AND status = 'draft'",
+                (
+                    status,
+                    verdict,
+                    json.dumps(failed),
+                    json.dumps(unknown),
+                    protocol,
+                    at,
+                    status,
+                    at,
+                    referral.id,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(f"referral {referral.public_id} is no longer in progress")
+            await self._audit(
+                actor,
+                f"referral_{status}",
+                referral.public_id,
+                {
+                    "verdict": verdict,
+                    "failed": list(failed),
+                    "unknown": list(unknown),
+                    "protocol": protocol,
+                },
+            )
+        return await self.referral(referral.id)

@@ -1,0 +1,82 @@
+"""Users, their roles and their language."""
+
+from __future__ import annotations
+
+from ..errors import StoreError
+from .base import StoreBase
+from .rows import ROLES, Role, UserRow
+
+__all__ = ["UsersMixin"]
+
+
+class UsersMixin(StoreBase):
+    """Registration (natars-bot users …) and per-user preferences."""
+
+    async def add_user(
+        self, telegram_id: int, role: Role, *, site: str | None, name: str | None, actor: str
+    ) -> UserRow:
+        """Register a role for a Telegram user (or update its site and name)."""
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        at = self.now()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO users (telegram_id, role, site, name, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (telegram_id, role) DO UPDATE SET site = excluded.site,"
+                " name = excluded.name",
+                (telegram_id, role, site, name, at),
+            )
+            await self._audit(
+                actor, "user_added", None, {"telegram_id": telegram_id, "role": role, "site": site}
+            )
+        return UserRow(telegram_id, role, site, name, at)
+
+    async def remove_user(self, telegram_id: int, role: Role | None, *, actor: str) -> int:
+        """Remove one role (or every role) of a user; returns how many were removed."""
+        async with self._transaction() as db:
+            if role is None:
+                cursor = await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+            else:
+                cursor = await db.execute(
+                    "DELETE FROM users WHERE telegram_id = ? AND role = ?", (telegram_id, role)
+                )
+            removed = cursor.rowcount
+            if removed:
+                await self._audit(
+                    actor, "user_removed", None, {"telegram_id": telegram_id, "role": role}
+                )
+        if not removed:
+            raise StoreError(f"no user {telegram_id}" + (f" with role {role}" if role else ""))
+        return removed
+
+    async def users(self) -> list[UserRow]:
+        """Every registered role, by Telegram id. This is a read-only operation."""
+        async with self._db.execute(
+            "SELECT telegram_id, role, site, name, added_at FROM users ORDER BY telegram_id, role"
+        ) as cursor:
+            return [UserRow(*row) for row in await cursor.fetchall()]
+
+    async def roles_of(self, telegram_id: int) -> dict[str, UserRow]:
+        """The roles a Telegram user holds, by role name (empty for strangers)."""
+        async with self._db.execute(
+            "SELECT telegram_id, role, site, name, added_at FROM users WHERE telegram_id = ?",
+            (telegram_id,),
+        ) as cursor:
+            return {row[1]: UserRow(*row) for row in await cursor.fetchall()}
+
+    async def language_of(self, telegram_id: int) -> str | None:
+        """The language a user chose with /language, if any."""
+        async with self._db.execute(
+            "SELECT language FROM preferences WHERE telegram_id = ?", (telegram_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else None
+
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        """Remember a user's language."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO preferences (telegram_id, language) VALUES (?, ?)"
+                " ON CONFLICT (telegram_id) DO UPDATE SET language = excluded.language",
+                (telegram_id, language),
+            )
