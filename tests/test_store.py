@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from natars_bot.audit import audit_hash
 from natars_bot.dialogue import DialogueState
 from natars_bot.errors import StoreError
-from natars_bot.audit import audit_hash
 from natars_bot.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -30,7 +30,7 @@ def _services() -> Services:
 
 
 def _row(state: DialogueState) -> ReferralRow:
-    return ReferralRow(1, "NAT-2026-0001", 1, "A", "draft", state, None, None, "t", "t", None)
+    return ReferralRow(1, "NAT-2026-0001", 1, "A", "draft", 1, state, None, None, "t", "t", None)
 
 
 def test_every_message_exists_in_every_language() -> None:

@@ -6,13 +6,24 @@ audit trail. All SQL lives in this package; callers get frozen rows back.
 
 from __future__ import annotations
 
-from .referrals import ReferralsMixin
-from .rows import ROLES, AuditRow, ReferralRow, Role, UserRow
+from .mdt import MdtMixin
+from .rows import ROLES, AuditRow, OutboxRow, Outgoing, ReferralRow, Role, SubmissionRow, UserRow
 from .schema import MIGRATIONS
 from .users import UsersMixin
 
-__all__ = ["MIGRATIONS", "ROLES", "AuditRow", "ReferralRow", "Role", "Store", "UserRow"]
+__all__ = [
+    "MIGRATIONS",
+    "ROLES",
+    "AuditRow",
+    "OutboxRow",
+    "Outgoing",
+    "ReferralRow",
+    "Role",
+    "Store",
+    "SubmissionRow",
+    "UserRow",
+]
 
 
-class Store(UsersMixin, ReferralsMixin):
+class Store(UsersMixin, MdtMixin):
     """Async access to the database; create with `await Store.open(path)`."""

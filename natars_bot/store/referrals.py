@@ -20,14 +20,14 @@ class ReferralsMixin(StoreBase):
     """A referral's row holds its progress; every change is committed before the bot replies."""
 
     _REFERRAL_COLUMNS = (
-        "id, public_id, surgeon_id, site, status, state, message_id, verdict,"
+        "id, public_id, surgeon_id, site, status, version, state, message_id, verdict,"
         " created_at, updated_at, submitted_at"
     )
 
     @staticmethod
     def _referral(row: Any) -> ReferralRow:
         values = list(row)
-        values[5] = DialogueState.model_validate_json(values[5])
+        values[6] = DialogueState.model_validate_json(values[6])
         return ReferralRow(*values)
 
     async def draft_of(self, surgeon_id: int) -> ReferralRow | None:

@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 from ..dialogue import DialogueState
 
-__all__ = ["ROLES", "AuditRow", "ReferralRow", "Role", "UserRow"]
+__all__ = [
+    "ROLES",
+    "AuditRow",
+    "OutboxRow",
+    "Outgoing",
+    "ReferralRow",
+    "Role",
+    "SubmissionRow",
+    "UserRow",
+]
 
 Role = Literal["surgeon", "reviewer", "coordinator", "admin"]
 ROLES: tuple[Role, ...] = ("surgeon", "reviewer", "coordinator", "admin")
@@ -33,6 +42,7 @@ class ReferralRow:
     surgeon_id: int
     site: str | None
     status: str
+    version: int
     state: DialogueState
     message_id: int | None
     verdict: str | None
@@ -53,3 +63,52 @@ class AuditRow:
     detail: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRow:
+    """One version of a referral as submitted to the MDT, with where its summary was posted."""
+
+    id: int
+    referral_id: int
+    public_id: str
+    surgeon_id: int
+    site: str | None
+    version: int
+    state: DialogueState
+    verdict: str
+    failed: tuple[str, ...]
+    unknown: tuple[str, ...]
+    protocol: str
+    submitted_at: str
+    mdt_chat_id: int | None
+    mdt_message_id: int | None
+    decision: str | None
+    decided_at: str | None
+    remind_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A message that matters, waiting to be delivered (or delivered)."""
+
+    id: int
+    kind: str  # summary (posts, records the message id) | message | tally (edits the summary)
+    chat_id: int | None  # None: the MDT group
+    text: str
+    markup: dict[str, Any] | None
+    submission_id: int | None
+    reply_to_summary: bool
+    status: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to put in the outbox (the store adds ids and times)."""
+
+    kind: str
+    text: str
+    chat_id: int | None = None
+    markup: dict[str, Any] | None = None
+    reply_to_summary: bool = False

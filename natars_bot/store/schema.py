@@ -5,7 +5,8 @@ from __future__ import annotations
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: tuple[str, ...] = (
-    # 1: users, referrals with their dialogue state, the audit chain
+    # 1: users, referrals and their dialogue state, MDT submissions and votes, the outbox,
+    # the audit chain
     """
     CREATE TABLE users (
         telegram_id INTEGER NOT NULL,
@@ -24,8 +25,10 @@ MIGRATIONS: tuple[str, ...] = (
         public_id TEXT NOT NULL UNIQUE,
         surgeon_id INTEGER NOT NULL,
         site TEXT,
-        status TEXT NOT NULL
-            CHECK (status IN ('draft', 'screen_failed', 'submitted', 'cancelled')),
+        status TEXT NOT NULL CHECK (status IN (
+            'draft', 'screen_failed', 'cancelled', 'submitted', 'more_info', 'approved', 'declined'
+        )),
+        version INTEGER NOT NULL DEFAULT 1,
         state TEXT NOT NULL,
         message_id INTEGER,
         verdict TEXT,
@@ -38,6 +41,58 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX one_draft_per_surgeon ON referrals (surgeon_id) WHERE status = 'draft';
     CREATE INDEX referrals_by_surgeon ON referrals (surgeon_id, id);
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        referral_id INTEGER NOT NULL REFERENCES referrals (id),
+        version INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        failed TEXT NOT NULL,
+        unknown TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        mdt_chat_id INTEGER,
+        mdt_message_id INTEGER,
+        decision TEXT CHECK (decision IN ('approved', 'declined', 'more_info')),
+        decided_at TEXT,
+        remind_at TEXT,
+        UNIQUE (referral_id, version)
+    );
+    CREATE INDEX submissions_open ON submissions (remind_at) WHERE decision IS NULL;
+    CREATE TABLE votes (
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        reviewer_id INTEGER NOT NULL,
+        vote TEXT NOT NULL CHECK (vote IN ('approve', 'not_eligible', 'discuss', 'more_info')),
+        reason TEXT,
+        voted_at TEXT NOT NULL,
+        PRIMARY KEY (submission_id, reviewer_id)
+    );
+    CREATE TABLE reason_prompts (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        reviewer_id INTEGER NOT NULL,
+        vote TEXT NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('summary', 'message', 'tally')),
+        chat_id INTEGER,
+        text TEXT NOT NULL,
+        markup TEXT,
+        submission_id INTEGER REFERENCES submissions (id),
+        reply_to_summary INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'uncertain', 'failed', 'superseded')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        message_id INTEGER,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
     CREATE TABLE bot_state (
         key TEXT PRIMARY KEY,
         value INTEGER NOT NULL

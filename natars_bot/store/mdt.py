@@ -1,0 +1,230 @@
+"""MDT submissions (one per version), reviewers' votes, reason prompts and reminders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..dialogue import DialogueState
+from ..errors import StoreError
+from ..mdt import Ballot, Decision, Vote
+from .outbox import OutboxMixin
+from .referrals import ReferralsMixin
+from .rows import Outgoing, ReferralRow, SubmissionRow
+
+__all__ = ["MdtMixin"]
+
+_SUBMISSION_COLUMNS = (
+    "s.id, s.referral_id, r.public_id, r.surgeon_id, r.site, s.version, s.state, s.verdict,"
+    " s.failed, s.unknown, s.protocol, s.submitted_at, s.mdt_chat_id, s.mdt_message_id,"
+    " s.decision, s.decided_at, s.remind_at"
+)
+_FROM = " FROM submissions s JOIN referrals r ON r.id = s.referral_id"
+
+
+def _submission(row: Any) -> SubmissionRow:
+    values = list(row)
+    values[6] = DialogueState.model_validate_json(values[6])
+    values[8] = tuple(json.loads(values[8]))
+    values[9] = tuple(json.loads(values[9]))
+    return SubmissionRow(*values)
+
+
+class MdtMixin(ReferralsMixin, OutboxMixin):
+    """Submission, votes and decisions commit together with the messages that report them."""
+
+    async def submit(
+        self,
+        referral: ReferralRow,
+        *,
+        verdict: str,
+        failed: tuple[str, ...],
+        unknown: tuple[str, ...],
+        protocol: str,
+        remind_at: datetime,
+        compose: Callable[[int], Sequence[Outgoing]],
+        actor: str,
+    ) -> SubmissionRow:
+        """Submit a draft to the MDT: a new version, its summary queued in the same transaction.
+
+        `compose(submission_id)` renders the messages (the vote buttons carry the id).
+        """
+        at = self.now()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE referrals SET status = 'submitted', verdict = ?, failed = ?, unknown = ?,"
+                " protocol = ?, updated_at = ?, submitted_at = ? WHERE id = ? AND status = 'draft'",
+                (verdict, json.dumps(failed), json.dumps(unknown), protocol, at, at, referral.id),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(f"referral {referral.public_id} is no longer in progress")
+            cursor = await db.execute(
+                "INSERT INTO submissions (referral_id, version, state, verdict, failed, unknown,"
+                " protocol, submitted_at, remind_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    referral.id,
+                    referral.version,
+                    referral.state.model_dump_json(),
+                    verdict,
+                    json.dumps(failed),
+                    json.dumps(unknown),
+                    protocol,
+                    at,
+                    remind_at.astimezone(UTC).isoformat(timespec="seconds"),
+                ),
+            )
+            submission_id = int(cursor.lastrowid or 0)
+            await self._enqueue(compose(submission_id), submission_id)
+            await self._audit(
+                actor,
+                "referral_submitted",
+                referral.public_id,
+                {"version": referral.version, "verdict": verdict, "failed": list(failed),
+                 "unknown": list(unknown), "protocol": protocol},
+            )  # fmt: skip
+        return await self.submission(submission_id)
+
+    async def submission(self, submission_id: int) -> SubmissionRow:
+        """A submission by id; StoreError if there is none."""
+        async with self._db.execute(
+            f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.id = ?", (submission_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise StoreError(f"no submission #{submission_id}")
+        return _submission(row)
+
+    async def submissions_of(self, referral_id: int) -> list[SubmissionRow]:
+        """Every submitted version of a referral, oldest first. This is a read-only operation."""
+        async with self._db.execute(
+            f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.referral_id = ? ORDER BY s.version",
+            (referral_id,),
+        ) as cursor:
+            return [_submission(row) for row in await cursor.fetchall()]
+
+    async def ballots(self, submission_id: int) -> list[Ballot]:
+        """The current vote of each reviewer on one version, in the order first cast."""
+        async with self._db.execute(
+            "SELECT v.reviewer_id, COALESCE(u.name, 'reviewer ' || v.reviewer_id), v.vote,"
+            " v.reason, v.voted_at FROM votes v LEFT JOIN users u"
+            " ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'"
+            " WHERE v.submission_id = ? ORDER BY v.rowid",
+            (submission_id,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [Ballot(int(r[0]), str(r[1]), Vote(r[2]), r[3], str(r[4])) for r in rows]
+
+    async def record_vote(
+        self,
+        submission: SubmissionRow,
+        reviewer_id: int,
+        vote: Vote,
+        reason: str | None,
+        *,
+        decision: Decision | None,
+        outgoing: Sequence[Outgoing],
+    ) -> SubmissionRow:
+        """Record (or change) a reviewer's vote and, if it decides the case, the decision."""
+        at = self.now()
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT decision FROM submissions WHERE id = ?", (submission.id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None or row[0] is not None:
+                raise StoreError(f"{submission.public_id} v{submission.version} is already decided")
+            await db.execute(
+                "INSERT INTO votes (submission_id, reviewer_id, vote, reason, voted_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (submission_id, reviewer_id) DO UPDATE"
+                " SET vote = excluded.vote, reason = excluded.reason, voted_at = excluded.voted_at",
+                (submission.id, reviewer_id, vote.value, reason, at),
+            )
+            await self._audit(
+                str(reviewer_id),
+                "vote",
+                submission.public_id,
+                {"version": submission.version, "vote": vote.value, "reason": reason},
+            )
+            if decision is not None:
+                await db.execute(
+                    "UPDATE submissions SET decision = ?, decided_at = ? WHERE id = ?",
+                    (decision.value, at, submission.id),
+                )
+                await db.execute(
+                    "UPDATE referrals SET status = ?, updated_at = ? WHERE id = ?",
+                    (decision.value, at, submission.referral_id),
+                )
+                await db.execute(
+                    "DELETE FROM reason_prompts WHERE submission_id = ?", (submission.id,)
+                )
+                await self._audit(
+                    "mdt",
+                    "decision",
+                    submission.public_id,
+                    {"version": submission.version, "decision": decision.value},
+                )
+            await self._enqueue(outgoing, submission.id)
+        return await self.submission(submission.id)
+
+    async def add_reason_prompt(
+        self, chat_id: int, message_id: int, submission_id: int, reviewer_id: int, vote: Vote
+    ) -> None:
+        """Remember that the bot asked a reviewer for a reason (answered by a reply)."""
+        await self._db.execute(
+            "INSERT OR REPLACE INTO reason_prompts VALUES (?, ?, ?, ?, ?)",
+            (chat_id, message_id, submission_id, reviewer_id, vote.value),
+        )
+
+    async def reason_prompt(self, chat_id: int, message_id: int) -> tuple[int, int, Vote] | None:
+        """(submission id, reviewer id, vote) a prompt message asked about, if still open."""
+        async with self._db.execute(
+            "SELECT submission_id, reviewer_id, vote FROM reason_prompts"
+            " WHERE chat_id = ? AND message_id = ?",
+            (chat_id, message_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]), int(row[1]), Vote(row[2])) if row else None
+
+    async def reopen(self, referral: ReferralRow, *, actor: str) -> ReferralRow:
+        """After "need more information": the referral becomes a draft again, as a new version."""
+        at = self.now()
+        async with self._transaction() as db:
+            try:
+                cursor = await db.execute(
+                    "UPDATE referrals SET status = 'draft', version = version + 1, updated_at = ?"
+                    " WHERE id = ? AND status = 'more_info'",
+                    (at, referral.id),
+                )
+            except Exception as exc:  # the one-draft-per-surgeon index
+                raise StoreError("finish or cancel the referral in progress first") from exc
+            if cursor.rowcount != 1:
+                raise StoreError(f"referral {referral.public_id} is not waiting for information")
+            await self._audit(
+                actor, "referral_reopened", referral.public_id, {"version": referral.version + 1}
+            )
+        return await self.referral(referral.id)
+
+    async def due_reminders(self) -> list[SubmissionRow]:
+        """Undecided submissions whose reminder is due. This is a read-only operation."""
+        async with self._db.execute(
+            f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.decision IS NULL AND s.remind_at <= ?"
+            " ORDER BY s.remind_at",
+            (self.now(),),
+        ) as cursor:
+            return [_submission(row) for row in await cursor.fetchall()]
+
+    async def record_reminder(
+        self, submission: SubmissionRow, next_at: datetime, outgoing: Sequence[Outgoing]
+    ) -> None:
+        """Queue a reminder and set the next one, in one transaction."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE submissions SET remind_at = ? WHERE id = ? AND decision IS NULL",
+                (next_at.astimezone(UTC).isoformat(timespec="seconds"), submission.id),
+            )
+            await self._enqueue(outgoing, submission.id)
+            await self._audit(
+                "bot", "reminder", submission.public_id, {"version": submission.version}
+            )

@@ -1,0 +1,140 @@
+"""The outbox: messages that matter, written in the same transaction as the change they report,
+and delivered (with retries) by the outbox worker (natars_bot/bot/delivery.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from typing import Any, Literal
+
+from .base import StoreBase
+from .rows import OutboxRow, Outgoing
+
+__all__ = ["OutboxMixin"]
+
+
+class OutboxMixin(StoreBase):
+    """Enqueue inside a transaction; the worker reads due rows and marks what happened."""
+
+    def _instant(self, delay: float = 0.0) -> str:
+        """Now (plus `delay` seconds) to the millisecond, for the outbox's due times."""
+        moment = self._clock().astimezone(UTC) + timedelta(seconds=delay)
+        return moment.isoformat(timespec="milliseconds")
+
+    async def _enqueue(self, items: Sequence[Outgoing], submission_id: int | None) -> None:
+        """Add messages to the outbox; call inside a transaction."""
+        at = self._instant()
+        for item in items:
+            if item.kind == "tally" and submission_id is not None:
+                # Only the newest tally matters: older unsent edits of the summary are dropped.
+                await self._db.execute(
+                    "UPDATE outbox SET status = 'superseded' WHERE submission_id = ?"
+                    " AND kind = 'tally' AND status = 'pending'",
+                    (submission_id,),
+                )
+            await self._db.execute(
+                "INSERT INTO outbox (kind, chat_id, text, markup, submission_id, reply_to_summary,"
+                " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.kind,
+                    item.chat_id,
+                    item.text,
+                    json.dumps(item.markup) if item.markup is not None else None,
+                    submission_id,
+                    int(item.reply_to_summary),
+                    at,
+                    at,
+                ),
+            )
+
+    async def due_outbox(self, limit: int = 50) -> list[OutboxRow]:
+        """Pending messages whose time has come, oldest first. This is a read-only operation."""
+        async with self._db.execute(
+            "SELECT id, kind, chat_id, text, markup, submission_id, reply_to_summary, status,"
+            " attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY id LIMIT ?",
+            (self._instant(), limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            OutboxRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                json.loads(r[4]) if r[4] else None,
+                r[5],
+                bool(r[6]),
+                r[7],
+                r[8],
+            )
+            for r in rows
+        ]
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """Outbox rows per status. This is a read-only operation."""
+        async with self._db.execute(
+            "SELECT status, COUNT(*) FROM outbox GROUP BY status"
+        ) as cursor:
+            return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
+
+    async def summary_message(self, submission_id: int) -> tuple[int, int] | None:
+        """(chat id, message id) of a submission's posted summary, once known."""
+        async with self._db.execute(
+            "SELECT mdt_chat_id, mdt_message_id FROM submissions WHERE id = ?", (submission_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[1] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    async def outbox_sent(self, row: OutboxRow, chat_id: int, message_id: int | None) -> None:
+        """Record a delivery; a summary's message id is what later edits and reminders use."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
+                (message_id, self.now(), row.id),
+            )
+            if row.kind == "summary" and row.submission_id is not None and message_id is not None:
+                await db.execute(
+                    "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ? WHERE id = ?",
+                    (chat_id, message_id, row.submission_id),
+                )
+                await self._audit_summary(
+                    row.submission_id, "summary_posted", {"message_id": message_id}
+                )
+
+    async def outbox_retry(self, row: OutboxRow, delay: float, error: str) -> None:
+        """Try again after `delay` seconds."""
+        due = self._instant(delay)
+        await self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+            " WHERE id = ?",
+            (due, error[:500], row.id),
+        )
+
+    async def outbox_give_up(
+        self, row: OutboxRow, status: Literal["uncertain", "failed"], error: str
+    ) -> None:
+        """Stop trying: `uncertain` (a read timeout: it may have arrived) or `failed` (refused)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (status, error[:500], row.id),
+            )
+            if row.kind == "summary" and row.submission_id is not None:
+                await self._audit_summary(
+                    row.submission_id, f"summary_{status}", {"error": error[:200]}
+                )
+
+    async def _audit_summary(self, submission_id: int, action: str, detail: dict[str, Any]) -> None:
+        async with self._db.execute(
+            "SELECT r.public_id, s.version FROM submissions s JOIN referrals r ON r.id = s.referral_id"
+            " WHERE s.id = ?",
+            (submission_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is not None:
+            await self._audit("bot", action, str(row[0]), {"version": int(row[1]), **detail})
