@@ -121,7 +121,8 @@ class OutboxMixin(StoreBase):
         """Stop trying: `uncertain` (a read timeout: it may have arrived) or `failed` (refused)."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE id = ?",
                 (status, error[:500], row.id),
             )
             if row.kind == "summary" and row.submission_id is not None:
@@ -131,8 +132,8 @@ class OutboxMixin(StoreBase):
 
     async def _audit_summary(self, submission_id: int, action: str, detail: dict[str, Any]) -> None:
         async with self._db.execute(
-            "SELECT r.public_id, s.version FROM submissions s JOIN referrals r ON r.id = s.referral_id"
-            " WHERE s.id = ?",
+            "SELECT r.public_id, s.version FROM submissions s"
+            " JOIN referrals r ON r.id = s.referral_id WHERE s.id = ?",
             (submission_id,),
         ) as cursor:
             row = await cursor.fetchone()
