@@ -146,12 +146,25 @@ class LocalBotApi:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only here
+        self.host = host
+        await self._listen(port)
+        return f"http://{host}:{self.port}/bot"
+
+    async def _listen(self, port: int) -> None:
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, self.host, port)
+        await self._site.start()
+        server = self._site._server  # aiohttp exposes the bound port only here
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
-        return f"http://{host}:{self.port}/bot"
+
+    async def go_offline(self) -> None:
+        """Stop listening (connections are refused) while keeping every chat."""
+        await self._site.stop()
+
+    async def come_back(self) -> None:
+        """Listen again on the same port."""
+        await self._listen(self.port)
 
     async def stop(self) -> None:
         """Stop listening; waiting long polls are answered first."""
@@ -175,7 +188,13 @@ class LocalBotApi:
         self.chats.setdefault(chat_id, ChatLog(chat))
         return self.chats[chat_id].chat
 
-    async def user_says(self, user: dict[str, Any], text: str, chat_id: int | None = None) -> int:
+    async def user_says(
+        self,
+        user: dict[str, Any],
+        text: str,
+        chat_id: int | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> int:
         """Queue a text message from `user` (commands get their bot_command entity)."""
         chat = self.chats[chat_id].chat if chat_id is not None else self.private_chat(user)
         message: dict[str, Any] = {
@@ -185,6 +204,8 @@ class LocalBotApi:
             "from": user,
             "text": text,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -385,7 +406,23 @@ class LocalBotApi:
         log = self._chat(params)
         text = self._text(params)
         markup = self._markup(params)
-        return self._new_message(log, text=_plain(text, params), html=text, reply_markup=markup)
+        extra: dict[str, Any] = {}
+        if markup and "inline_keyboard" not in markup:
+            # Only inline keyboards come back in a Message; ForceReply and reply keyboards do not.
+            extra["requested_markup"] = markup
+            markup = None
+        reply = params.get("reply_parameters") or {}
+        reply_to = log.messages.get(
+            int(reply.get("message_id") or params.get("reply_to_message_id") or 0)
+        )
+        return self._new_message(
+            log,
+            text=_plain(text, params),
+            html=text,
+            reply_markup=markup,
+            reply_to_message=reply_to,
+            **extra,
+        )
 
     def _bot_message(self, params: dict[str, Any]) -> tuple[ChatLog, dict[str, Any]]:
         log = self._chat(params)

@@ -5,6 +5,9 @@
                             (default Telegram's; e.g. http://127.0.0.1:8081/bot for a local server)
     NATARS_DATABASE         SQLite file (default ./natars.sqlite3)
     NATARS_MDT_CHAT_ID      the MDT group's chat id
+    NATARS_MDT_LANGUAGE     language of the MDT summaries (default en)
+    NATARS_APPROVALS_NEEDED / NATARS_DECLINES_NEEDED   the quorum (default 2 / 2)
+    NATARS_REMINDER_HOURS   re-announce undecided cases after this long (default 48)
 
 Every command that touches the database reads the same settings. A malformed value becomes one
 ConfigError line naming the variable.
@@ -36,6 +39,13 @@ class Settings(BaseSettings):
     database: Path = Path("natars.sqlite3")
     mdt_chat_id: int | None = None
     rate_limit: bool = Field(default=True, description="use ptb's AIORateLimiter (off in tests)")
+    mdt_language: str = "en"
+    approvals_needed: int = Field(default=2, ge=1)
+    declines_needed: int = Field(default=2, ge=1)
+    reminder_hours: float = Field(default=48.0, gt=0)
+    reminder_check_seconds: float = Field(default=60.0, gt=0)
+    outbox_interval_seconds: float = Field(default=5.0, gt=0)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("bot_api_url")
     @classmethod

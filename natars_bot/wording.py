@@ -7,6 +7,8 @@ inject markup) and StrictUndefined (a missing variable fails a test, not a patie
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -20,7 +22,42 @@ from markupsafe import Markup
 from .errors import FlowError
 from .resources import resource_dir
 
-__all__ = ["Wording", "default_wording", "load_wording"]
+__all__ = [
+    "TELEGRAM_TEXT_LIMIT",
+    "Wording",
+    "default_wording",
+    "load_wording",
+    "plain_length",
+    "split_html",
+]
+
+TELEGRAM_TEXT_LIMIT = 4096  # characters of a message's text, after entity parsing
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain_length(text: str) -> int:
+    """Characters Telegram counts in a Telegram-HTML text: tags removed, entities decoded."""
+    return len(html.unescape(_TAG.sub("", text)))
+
+
+def split_html(text: str, limit: int) -> list[str]:
+    """Split Telegram HTML between lines into parts of at most `limit` visible characters.
+
+    Our templates open and close every tag on one line, so a part never ends inside a tag.
+    A single line longer than the limit is a template bug and raises ValueError.
+    """
+    parts: list[list[str]] = [[]]
+    size = 0
+    for line in text.split("\n"):
+        length = plain_length(line) + 1
+        if length > limit:
+            raise ValueError(f"a line of {length} characters cannot fit in one message")
+        if size + length > limit and parts[-1]:
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += length
+    return ["\n".join(lines).strip("\n") for lines in parts if "".join(lines).strip()]
 
 
 @dataclass(frozen=True)

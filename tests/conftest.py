@@ -9,7 +9,7 @@ import pytest
 
 from natars_bot.local_api import LocalBotApi
 
-from .harness import TOKEN, BotUnderTest
+from .harness import MDT_CHAT, TOKEN, BotUnderTest
 
 
 @pytest.fixture
@@ -18,6 +18,7 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     server = LocalBotApi(TOKEN)
     base_url = await server.start()
+    server.group(MDT_CHAT, "NATARS MDT")
     under_test = BotUnderTest(server=server, database=tmp_path / "natars.sqlite3")
     await under_test.start(base_url)
     try:

@@ -17,6 +17,7 @@ from natars_bot.settings import Settings
 from natars_bot.store import Store
 
 TOKEN = "123456789:TEST-token-never-in-logs"
+MDT_CHAT = -1001234
 
 
 @dataclass
@@ -73,6 +74,7 @@ class BotUnderTest:
     database: Path
     application: Application | None = None  # type: ignore[type-arg]
     processed: set[int] = field(default_factory=set)
+    overrides: dict[str, Any] = field(default_factory=dict)
     _event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def person(self, user_id: int, first_name: str = "Dr Li", language: str = "en") -> Person:
@@ -105,10 +107,14 @@ class BotUnderTest:
     async def start(self, base_url: str) -> None:
         """Build and start the real application, polling the local server."""
         settings = Settings(
-            telegram_token=TOKEN,
+            telegram_token=TOKEN,  # type: ignore[arg-type]
             bot_api_url=base_url,
             database=self.database,
-            rate_limit=False,  # type: ignore[arg-type]
+            rate_limit=False,
+            mdt_chat_id=MDT_CHAT,
+            outbox_interval_seconds=0.2,
+            reminder_check_seconds=0.2,
+            **self.overrides,
         )
         application = build_application(settings)
 
@@ -136,9 +142,10 @@ class BotUnderTest:
         await application.shutdown()
         self.application = None
 
-    async def restart(self) -> None:
+    async def restart(self, **overrides: Any) -> None:
         """Stop and start a fresh application on the same database and server."""
         await self.stop()
+        self.overrides.update(overrides)
         await self.start(f"http://127.0.0.1:{self.server.port}/bot")
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -22,11 +23,13 @@ from telegram.ext import (
 )
 
 from ..flow import Flow, default_flow
+from ..mdt import Quorum
 from ..protocol import Protocol, default_protocol
 from ..settings import Settings
 from ..store import Store
 from ..wording import Wording, default_wording
-from . import triage
+from . import mdt, triage
+from .delivery import schedule
 from .services import BotContext, Services
 
 __all__ = ["build_application", "shut_down", "start_up"]
@@ -53,6 +56,8 @@ def build_application(
         # ConversationHandler is not used, but updates are still handled one at a time:
         # measured here, concurrent updates were slower on two cores.
         .concurrent_updates(False)
+        .read_timeout(settings.request_timeout_seconds)
+        .write_timeout(settings.request_timeout_seconds)
         .post_init(start_up)
         .post_shutdown(shut_down)
     )
@@ -75,8 +80,11 @@ def build_application(
         CommandHandler("help", triage.on_help),
         CommandHandler("status", triage.on_status, filters=private),
         CommandHandler("language", triage.on_language, filters=private),
+        CallbackQueryHandler(mdt.on_vote, pattern=r"^m:"),
+        CallbackQueryHandler(mdt.on_reopen, pattern=r"^o:"),
         CallbackQueryHandler(triage.on_button),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
+        MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT, mdt.on_reason),
     ]
     application.add_handler(TypeHandler(Update, skip_replayed), group=-1)
     application.add_handlers(handlers)
@@ -109,7 +117,14 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         protocol=protocol,
         wording=wording,
         replayed_up_to=await store.last_update_id(),
+        mdt_chat_id=settings.mdt_chat_id,
+        mdt_language=settings.mdt_language,
+        quorum=Quorum(settings.approvals_needed, settings.declines_needed),
+        reminder_delay=timedelta(hours=settings.reminder_hours),
     )
+    if settings.mdt_chat_id is None:
+        log.warning("NATARS_MDT_CHAT_ID is not set: submissions wait in the outbox until it is")
+    schedule(application, settings.outbox_interval_seconds, settings.reminder_check_seconds)
     for language in flow.languages:
         commands = [
             BotCommand(name, wording.text(language, f"commands_{name}")) for name in COMMANDS

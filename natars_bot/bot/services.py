@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
 
 from ..flow import Flow
+from ..mdt import Quorum
 from ..protocol import Protocol
 from ..store import Store
 from ..wording import Wording
@@ -24,6 +27,11 @@ class Services:
     protocol: Protocol
     wording: Wording
     replayed_up_to: int = 0  # updates up to this id were handled before the last start
+    mdt_chat_id: int | None = None
+    mdt_language: str = "en"
+    quorum: Quorum = field(default_factory=Quorum)
+    reminder_delay: timedelta = timedelta(hours=48)
+    delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from markupsafe import Markup
@@ -32,7 +33,10 @@ from ..dialogue import (
 )
 from ..eligibility import Assessment, evaluate
 from ..errors import StoreError
-from ..store import ReferralRow, UserRow
+from ..store import Outgoing, ReferralRow, SubmissionRow, UserRow
+from .cases import surgeon_name
+from .delivery import kick
+from .mdt_screens import compose_summary
 from .screens import (
     Screen,
     answer_text,
@@ -53,6 +57,9 @@ __all__ = [
     "on_start",
     "on_status",
     "on_text",
+    "show_screen",
+    "surgeon_or_refuse",
+    "user_language",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,7 +68,7 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------ helpers
 
 
-async def _language(services: Services, update: Update) -> str:
+async def user_language(services: Services, update: Update) -> str:
     user = update.effective_user
     if user is None:
         return services.flow.languages[0]
@@ -76,11 +83,11 @@ async def _language(services: Services, update: Update) -> str:
     )
 
 
-async def _surgeon(update: Update, context: BotContext) -> tuple[UserRow, str] | None:
+async def surgeon_or_refuse(update: Update, context: BotContext) -> tuple[UserRow, str] | None:
     """The registered surgeon behind this update, or None after a polite refusal."""
     services = context.services
     user = update.effective_user
-    language = await _language(services, update)
+    language = await user_language(services, update)
     roles = await services.store.roles_of(user.id) if user else {}
     if user is not None and "surgeon" in roles:
         return roles["surgeon"], language
@@ -110,7 +117,7 @@ def _assess(
     return evaluate(to_referral(services.flow, state, **_fixed(referral)), services.protocol)
 
 
-async def _show(
+async def show_screen(
     context: BotContext,
     referral: ReferralRow,
     chat_id: int,
@@ -146,7 +153,7 @@ async def _show(
 
 async def on_start(update: Update, context: BotContext) -> None:
     """/start: greet, and resume a referral in progress."""
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     if found is None or update.effective_chat is None or update.effective_message is None:
         return
     user, language = found
@@ -164,7 +171,7 @@ async def _resume(update: Update, context: BotContext, draft: ReferralRow, langu
         language, "resumed", referral=draft.public_id, answered=len(draft.state.answers)
     )
     assert update.effective_chat is not None
-    await _show(
+    await show_screen(
         context,
         draft,
         update.effective_chat.id,
@@ -175,7 +182,7 @@ async def _resume(update: Update, context: BotContext, draft: ReferralRow, langu
 
 async def on_new(update: Update, context: BotContext) -> None:
     """/new: start a referral (or continue the one in progress)."""
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     if found is None or update.effective_chat is None:
         return
     user, language = found
@@ -186,7 +193,7 @@ async def on_new(update: Update, context: BotContext) -> None:
         return
     draft = await services.store.start_referral(user.telegram_id, user.site)
     notice = services.wording.text(language, "started", referral=draft.public_id)
-    await _show(
+    await show_screen(
         context,
         draft,
         update.effective_chat.id,
@@ -197,7 +204,7 @@ async def on_new(update: Update, context: BotContext) -> None:
 
 async def on_cancel(update: Update, context: BotContext) -> None:
     """/cancel: discard the referral in progress (it stays in the audit trail)."""
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     if found is None or update.effective_message is None:
         return
     user, language = found
@@ -217,13 +224,13 @@ async def on_help(update: Update, context: BotContext) -> None:
     """/help: the commands and how to answer."""
     if update.effective_message is None:
         return
-    language = await _language(context.services, update)
+    language = await user_language(context.services, update)
     await update.effective_message.reply_text(context.services.wording.text(language, "help"))
 
 
 async def on_status(update: Update, context: BotContext) -> None:
     """/status: the surgeon's latest referrals."""
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     if found is None or update.effective_message is None:
         return
     user, language = found
@@ -249,7 +256,7 @@ async def on_language(update: Update, context: BotContext) -> None:
     """/language: choose English or Chinese."""
     if update.effective_message is None:
         return
-    language = await _language(context.services, update)
+    language = await user_language(context.services, update)
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -267,7 +274,7 @@ async def on_private_only(update: Update, context: BotContext) -> None:
     """/new or /start in a group: referrals belong in a private chat."""
     if update.effective_message is None:
         return
-    language = await _language(context.services, update)
+    language = await user_language(context.services, update)
     await update.effective_message.reply_text(
         context.services.wording.text(language, "private_only")
     )
@@ -278,7 +285,7 @@ async def on_private_only(update: Update, context: BotContext) -> None:
 
 async def on_text(update: Update, context: BotContext) -> None:
     """A typed answer to the current question: accepted and saved, or re-prompted."""
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     message = update.effective_message
     if found is None or message is None or update.effective_chat is None:
         return
@@ -291,7 +298,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     if current(services.flow, draft.state) is None:
         screen = review_screen(services, language, draft)
         notice = services.wording.text(language, "reprompt_no_question")
-        await _show(
+        await show_screen(
             context,
             draft,
             update.effective_chat.id,
@@ -303,7 +310,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     if isinstance(result, Rejected):
         notice = Markup("⚠️ ") + _reprompt(services, language, result)
         screen = question_screen(services, language, draft, notice=notice)
-        await _show(context, draft, update.effective_chat.id, screen, edit_message=None)
+        await show_screen(context, draft, update.effective_chat.id, screen, edit_message=None)
         return
     await _accept(
         context, draft, result, language, str(user.telegram_id), update.effective_chat.id, None
@@ -356,7 +363,7 @@ async def _accept(
         screen = (f"{recorded}\n\n{review[0]}", review[1])
     else:
         screen = question_screen(services, language, draft, notice=recorded)
-    await _show(context, draft, chat_id, screen, edit_message=edit_message)
+    await show_screen(context, draft, chat_id, screen, edit_message=edit_message)
 
 
 # ------------------------------------------------------------------ buttons
@@ -385,7 +392,7 @@ class _Press:
         return None
 
     async def show(self, screen: Screen, referral: ReferralRow | None = None) -> None:
-        await _show(
+        await show_screen(
             self.context, referral or self.referral, self.chat_id, screen, edit_message=self.message
         )
 
@@ -399,7 +406,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     if action == "l":
         await _set_language(update, context, rest)
         return
-    found = await _surgeon(update, context)
+    found = await surgeon_or_refuse(update, context)
     if found is None:
         return
     user, language = found
@@ -503,7 +510,7 @@ async def _press_continue(press: _Press) -> None:
     await press.show(question_screen(press.services, press.language, press.referral))
 
 
-async def _close(press: _Press, status: Literal["screen_failed", "submitted"]) -> Assessment:
+async def _close(press: _Press, status: Literal["screen_failed"]) -> Assessment:
     """Store the verdict and end the draft; returns the assessment stored."""
     assessment = _assess(press.services, press.referral)
     await press.services.store.close_referral(
@@ -525,9 +532,50 @@ async def _press_stop(press: _Press) -> None:
 
 
 async def _press_submit(press: _Press) -> None:
-    services = press.services
-    assessment = await _close(press, "submitted")
-    await press.show(verdict_screen(services, press.language, press.referral, assessment, False))
+    """Submit to the MDT: the submission and its summary are committed together; the outbox
+    worker posts the summary (now, or when Telegram is reachable again)."""
+    services, referral = press.services, press.referral
+    store = services.store
+    assessment = _assess(services, referral)
+    versions = await store.submissions_of(referral.id)
+    previous = versions[-1] if versions else None
+    surgeon = await surgeon_name(store, referral.surgeon_id)
+    submitted_at = datetime.now(UTC)
+
+    def compose(submission_id: int) -> list[Outgoing]:
+        submission = SubmissionRow(
+            id=submission_id,
+            referral_id=referral.id,
+            public_id=referral.public_id,
+            surgeon_id=referral.surgeon_id,
+            site=referral.site,
+            version=referral.version,
+            state=referral.state,
+            verdict=assessment.verdict.value,
+            failed=assessment.failed,
+            unknown=assessment.unknown,
+            protocol=assessment.protocol_version,
+            submitted_at=submitted_at.isoformat(timespec="seconds"),
+            mdt_chat_id=None,
+            mdt_message_id=None,
+            decision=None,
+            decided_at=None,
+            remind_at=None,
+        )
+        return compose_summary(services, submission, previous, surgeon)
+
+    await store.submit(
+        referral,
+        verdict=assessment.verdict.value,
+        failed=assessment.failed,
+        unknown=assessment.unknown,
+        protocol=assessment.protocol_version,
+        remind_at=submitted_at + services.reminder_delay,
+        compose=compose,
+        actor=press.actor,
+    )
+    kick(press.context)
+    await press.show(verdict_screen(services, press.language, referral, assessment, False))
     text = services.wording.text(press.language, "submitted", referral=press.referral.public_id)
     await press.context.bot.send_message(press.chat_id, text, parse_mode=ParseMode.HTML)
 

@@ -89,6 +89,14 @@ class OutboxMixin(StoreBase):
             return None
         return int(row[0]), int(row[1])
 
+    async def summary_seen(self, submission_id: int, chat_id: int, message_id: int) -> None:
+        """Learn a summary's message id from a button pressed under it (after an uncertain post)."""
+        await self._db.execute(
+            "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ?"
+            " WHERE id = ? AND mdt_message_id IS NULL",
+            (chat_id, message_id, submission_id),
+        )
+
     async def outbox_sent(self, row: OutboxRow, chat_id: int, message_id: int | None) -> None:
         """Record a delivery; a summary's message id is what later edits and reminders use."""
         async with self._transaction() as db:

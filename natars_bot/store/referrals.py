@@ -113,7 +113,7 @@ class ReferralsMixin(StoreBase):
     async def close_referral(
         self,
         referral: ReferralRow,
-        status: Literal["screen_failed", "submitted", "cancelled"],
+        status: Literal["screen_failed", "cancelled"],
         *,
         actor: str,
         verdict: str | None = None,
@@ -121,7 +121,7 @@ class ReferralsMixin(StoreBase):
         unknown: tuple[str, ...] = (),
         protocol: str | None = None,
     ) -> ReferralRow:
-        """End a draft: stopped as ineligible, submitted to the MDT, or discarded."""
+        """End a draft: stopped as ineligible, or discarded (submission is MdtMixin.submit)."""
         at = self.now()
         async with self._transaction() as db:
             cursor = await db.execute(
