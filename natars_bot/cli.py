@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
+from .audit import verify_chain
 from .batch import check_lines
 from .checking import InputShape, assessment_json, detect_shape, numbered_lines, read_referrals
 from .eligibility import evaluate
@@ -27,6 +28,7 @@ from .store import ROLES, Store
 __all__ = ["main"]
 
 EXIT_OK = 0
+EXIT_BROKEN = 1
 EXIT_INPUT = 2
 
 
@@ -94,6 +96,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("telegram_id", type=int, metavar="TELEGRAM_ID")
     remove.add_argument("--role", choices=ROLES, help="only this role (default: every role)")
     remove.set_defaults(handler=_users_remove)
+
+    audit = commands.add_parser("audit", help="check or read the audit trail")
+    audit_commands = audit.add_subparsers(title="audit commands", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser(
+        "verify", help="check the whole hash chain; exit 1 naming the first broken row"
+    )
+    verify.set_defaults(handler=_audit_verify)
+    show = audit_commands.add_parser("show", help="print one referral's history")
+    show.add_argument("referral", metavar="REFERRAL_ID", help="e.g. NAT-2026-0007")
+    show.set_defaults(handler=_audit_show)
     return parser
 
 
@@ -236,6 +248,39 @@ def _users_remove(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_store(remove))
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Check the audit hash chain. This is a read-only operation."""
+
+    async def verify(store: Store) -> int:
+        rows = await store.audit_chain()
+        broken = verify_chain(rows)
+        if broken is not None:
+            print(
+                f"natars-bot: audit trail broken at row {broken.row_id}: {broken.reason}",
+                file=sys.stderr,
+            )
+            return EXIT_BROKEN
+        print(f"audit trail intact: {len(rows)} rows")
+        return EXIT_OK
+
+    return asyncio.run(_with_store(verify))
+
+
+def _audit_show(args: argparse.Namespace) -> int:
+    """Print a referral's audit history, oldest first. This is a read-only operation."""
+
+    async def show(store: Store) -> int:
+        rows = await store.audit_rows(args.referral)
+        if not rows:
+            raise InputError(f"no audit rows for {args.referral}")
+        for row in rows:
+            detail = json.dumps(row.detail, ensure_ascii=False, sort_keys=True)
+            print(f"{row.at}\t{row.actor}\t{row.action}\t{detail}")
+        return EXIT_OK
+
+    return asyncio.run(_with_store(show))
 
 
 if __name__ == "__main__":  # pragma: no cover

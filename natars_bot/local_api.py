@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiError", "LocalBotApi", "check_html"]
+__all__ = ["ApiError", "Disconnect", "LocalBotApi", "check_html"]
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
@@ -50,6 +50,10 @@ class ApiError(Exception):
         self.code = code
         self.description = description
         self.retry_after = retry_after
+
+
+class Disconnect(Exception):
+    """Raised by a fault to drop the connection without an answer (a network failure)."""
 
 
 class _HtmlChecker(HTMLParser):
@@ -136,6 +140,9 @@ class LocalBotApi:
         self._query_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        # Failure injection for tests: each is called as fault(method, params) before a method
+        # runs, and may raise ApiError (e.g. 502, or 429 with retry_after), raise Disconnect, or
+        # return a coroutine that sleeps (a slow answer).
         self.faults: list[Callable[[str, dict[str, Any]], Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -159,8 +166,11 @@ class LocalBotApi:
         self.port = sockets[0].getsockname()[1] if sockets else port
 
     async def go_offline(self) -> None:
-        """Stop listening (connections are refused) while keeping every chat."""
+        """Stop listening and drop open connections (new ones are refused); chats are kept."""
         await self._site.stop()
+        server = self._runner.server if self._runner is not None else None
+        for connection in list(getattr(server, "connections", [])):
+            connection.force_close()
 
     async def come_back(self) -> None:
         """Listen again on the same port."""

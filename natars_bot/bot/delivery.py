@@ -12,12 +12,14 @@ Delivery rules, for messages that matter (MDT summaries, tally edits, decisions,
 from __future__ import annotations
 
 import logging
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from telegram import InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning
 from telegram.ext import Application, ContextTypes
 
 from ..store import OutboxRow
@@ -93,7 +95,10 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
         await store.outbox_sent(row, chat_id, message.message_id)
         return True
     except RetryAfter as exc:
-        wait = exc.retry_after  # an int, or a timedelta under PTB_TIMEDELTA
+        with warnings.catch_warnings():
+            # ptb 22 warns that retry_after will become a timedelta; both are handled here.
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            wait = exc.retry_after
         delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         log.info("Telegram asks to wait %.0f s before message %d", delay, row.id)
         await store.outbox_retry(row, delay, str(exc))

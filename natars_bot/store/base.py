@@ -141,3 +141,13 @@ class StoreBase:
         async with self._db.execute(query + " ORDER BY id", params) as cursor:
             rows = await cursor.fetchall()
         return [AuditRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
+
+    async def audit_chain(self) -> list[tuple[int, str, str, str, str | None, str, str, str]]:
+        """Every audit row as stored (the detail as its JSON text), for checking the hash chain.
+
+        This is a read-only operation.
+        """
+        async with self._db.execute(
+            "SELECT id, at, actor, action, referral, detail, prev_hash, hash FROM audit ORDER BY id"
+        ) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
