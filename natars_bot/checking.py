@@ -138,6 +138,8 @@ def _explain_one(error: ErrorDetails) -> str:
     if kind == "model_type":
         return f"expected a JSON object, got {_json_kind(error['input'])}"
     got = json.dumps(error["input"], ensure_ascii=False, default=str)
+    # One line per error: escape the line breaks json.dumps leaves as they are.
+    got = got.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     if len(got) > 60:
         got = got[:57] + "..."
     return f"field {field!r}: {error['msg']} (got {got})"

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from natars_bot.bot import screens
+from natars_bot.bot.mdt_screens import (
+    compose_decision,
+    compose_reminder,
+    compose_summary,
+    compose_tally,
+)
 from natars_bot.bot.services import Services
 from natars_bot.dialogue import DialogueState
 from natars_bot.eligibility import evaluate
 from natars_bot.errors import FlowError
 from natars_bot.flow import default_flow
 from natars_bot.local_api import MAX_TEXT, check_html
+from natars_bot.mdt import Ballot, Decision, Vote
 from natars_bot.protocol import default_protocol
 from natars_bot.referral import Referral
 from natars_bot.resources import resource_dir
-from natars_bot.store import ReferralRow
-from natars_bot.wording import default_wording, load_wording
+from natars_bot.store import ReferralRow, SubmissionRow
+from natars_bot.wording import default_wording, load_wording, split_html
 
 from .helpers import ELIGIBLE
 
@@ -27,6 +36,24 @@ LANGUAGES = default_flow().languages
 
 def _services() -> Services:
     return Services(store=None, flow=default_flow(), protocol=default_protocol(), wording=WORDING)  # type: ignore[arg-type]
+
+
+def _submission(state: DialogueState) -> SubmissionRow:
+    return SubmissionRow(
+        1, 1, "NAT-2026-0001", 1, "A", 2, state, "needs_review", (), (), "v1",
+        "2026-11-25T09:00:00+00:00", None, None, None, None, None,
+    )  # fmt: skip
+
+
+def test_a_long_summary_is_split_between_lines() -> None:
+    """Every part fits Telegram's limit and is valid HTML on its own."""
+    services = _services()
+    text = compose_summary(services, _submission(DialogueState()), None, "Dr A")[0].text
+    parts = split_html(text * 3, 700)
+    assert len(parts) > 3
+    for part in parts:
+        assert len(check_html(part)) <= 700
+    assert "".join(p.replace("\n", "") for p in parts) == (text * 3).replace("\n", "")
 
 
 def _row(state: DialogueState) -> ReferralRow:
@@ -67,14 +94,19 @@ def test_every_template_renders_valid_telegram_html(language: str) -> None:
             "status.html.j2", language, rows=[{"public_id": "N", "status_text": "x", "date": "d"}]
         ),
     ]
-    rendered = {name for name in WORDING.templates.list_templates() if name.endswith(".j2")}
-    assert rendered == {
-        "question.html.j2",
-        "review.html.j2",
-        "verdict.html.j2",
-        "failed_now.html.j2",
-        "status.html.j2",
-    }
+    submission = _submission(DialogueState(answers={"note": "x" * 500}))
+    ballots = [
+        Ballot(7, "Dr <Chen>", Vote.not_eligible, "metastatic & large", "2026-11-25T10:00:00+00:00")
+    ]
+    mdt = replace(services, mdt_language=language)
+    texts += [o.text for o in compose_summary(mdt, submission, submission, "Dr A")]
+    texts.append(compose_tally(mdt, submission, None, "Dr A", ballots, Decision.declined).text)
+    texts.append(compose_decision(mdt, submission, ballots, Decision.more_info, language).text)
+    texts.append(
+        compose_reminder(mdt, submission, ballots, datetime(2026, 11, 28, tzinfo=UTC)).text
+    )
+    templates = {name for name in WORDING.templates.list_templates() if name.endswith(".j2")}
+    assert len(templates) == 9  # each rendered above
     for text in texts:
         assert len(check_html(text)) <= MAX_TEXT
 
