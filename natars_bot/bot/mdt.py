@@ -74,10 +74,12 @@ async def _ask_reason(
     chat_id = message.chat.id if isinstance(message, Message) else services.mdt_chat_id
     if chat_id is None:
         return
+    # A text mention makes the selective ForceReply open the reply box for this reviewer only.
+    mention = Markup('<a href="tg://user?id={}">{}</a>').format(reviewer_id, reviewer)
     text = services.wording.text(
         language,
         "reason_prompt",
-        reviewer=reviewer,
+        reviewer=mention,
         vote=services.wording.text(language, f"vote_{vote.value}"),
         referral=submission.public_id,
     )
