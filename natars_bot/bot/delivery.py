@@ -99,10 +99,10 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
             # ptb 22 warns that retry_after will become a timedelta; both are handled here.
             warnings.simplefilter("ignore", PTBDeprecationWarning)
             wait = exc.retry_after
-            message = str(exc)
+            error = str(exc)
         delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         log.info("Telegram asks to wait %.0f s before message %d", delay, row.id)
-        await store.outbox_retry(row, delay, message)
+        await store.outbox_retry(row, delay, error)
         return False
     except BadRequest as exc:
         if "not modified" in exc.message.lower():
