@@ -82,6 +82,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try everything offline: a local Bot API server, the bot and a web page",
+        description="Start a local Telegram Bot API server, the bot pointed at it and a web page "
+        "with a surgeon's chat, the MDT group and a coordinator's chat. Ctrl-C stops it.",
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="the web page's port (default 8080)"
+    )
+    sandbox.add_argument(
+        "--database",
+        type=Path,
+        default=Path("sandbox.sqlite3"),
+        help="the sandbox's own SQLite file (default ./sandbox.sqlite3)",
+    )
+    sandbox.set_defaults(handler=_sandbox)
+
     users = commands.add_parser("users", help="register, list and remove the bot's users")
     user_commands = users.add_subparsers(title="users commands", required=True, metavar="ACTION")
     add = user_commands.add_parser("add", help="register a Telegram user in a role")
@@ -200,6 +217,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("NATARS_TELEGRAM_TOKEN was refused by the Bot API") from exc
     except NetworkError as exc:
         raise ConfigError(f"cannot reach the Bot API at {settings.bot_api_url}: {exc}") from exc
+    return EXIT_OK
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    """Run the offline sandbox until Ctrl-C."""
+    from .sandbox import run_sandbox  # noqa: PLC0415 - pulls in ptb and aiohttp
+
+    asyncio.run(run_sandbox(args.database, args.port))
     return EXIT_OK
 
 

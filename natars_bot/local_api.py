@@ -139,6 +139,7 @@ class LocalBotApi:
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._changed = asyncio.Condition()
+        self.version = 0  # counts changes, for watchers such as the sandbox page
         self._runner: web.AppRunner | None = None
         # Failure injection for tests: each is called as fault(method, params) before a method
         # runs, and may raise ApiError (e.g. 502, or 429 with retry_after), raise Disconnect, or
@@ -237,6 +238,10 @@ class LocalBotApi:
             f"no button {label!r} under message {message['message_id']}; buttons: {labels}"
         )
 
+    async def press_data(self, user: dict[str, Any], message: dict[str, Any], data: str) -> int:
+        """Queue a press of the button carrying `data` under `message`."""
+        return await self._press(user, message, data)
+
     async def _press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> int:
         query_id = str(next(self._query_ids))
         self.callback_answers[query_id] = {}
@@ -253,6 +258,7 @@ class LocalBotApi:
         update_id = next(self._update_ids)
         self.sent_updates[update_id] = {"update_id": update_id, **payload}
         self._updates.append(self.sent_updates[update_id])
+        self.version += 1
         async with self._changed:
             self._changed.notify_all()
         return update_id
@@ -311,6 +317,7 @@ class LocalBotApi:
                 body["parameters"] = {"retry_after": exc.retry_after}
             return web.json_response(body, status=exc.code)
         finally:
+            self.version += 1
             async with self._changed:
                 self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
