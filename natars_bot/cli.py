@@ -114,6 +114,16 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("--role", choices=ROLES, help="only this role (default: every role)")
     remove.set_defaults(handler=_users_remove)
 
+    export = commands.add_parser(
+        "export", help="write the screening log (one row per assessed referral)"
+    )
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="referred on or after this date")
+    export.add_argument("--until", metavar="YYYY-MM-DD", help="referred on or before this date")
+    export.add_argument("--site", help="one site only")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=_export)
+
     audit = commands.add_parser("audit", help="check or read the audit trail")
     audit_commands = audit.add_subparsers(title="audit commands", required=True, metavar="ACTION")
     verify = audit_commands.add_parser(
@@ -273,6 +283,45 @@ def _users_remove(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_store(remove))
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Stream the screening log to a file or stdout; the export is audited."""
+    from .exports import log_rows  # noqa: PLC0415
+    from .flow import default_flow  # noqa: PLC0415
+    from .screening_log import csv_header, csv_row, json_line  # noqa: PLC0415
+
+    async def export(store: Store) -> int:
+        rows = log_rows(
+            store,
+            default_flow(),
+            default_protocol(),
+            since=args.since,
+            until=args.until,
+            site=args.site,
+        )
+        encode = csv_row if args.format == "csv" else json_line
+        count = 0
+        out = args.output.open("wb") if args.output else sys.stdout.buffer
+        try:
+            if args.format == "csv":
+                out.write(csv_header())
+            async for row in rows:  # streamed: memory stays flat however many rows
+                out.write(encode(row))
+                count += 1
+        finally:
+            if args.output:
+                out.close()
+            else:
+                out.flush()
+        await store.record(
+            "cli", "export", {"format": args.format, "rows": count, "site": args.site}
+        )
+        if args.output:
+            print(f"{count} referrals written to {args.output}", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(_with_store(export))
 
 
 def _audit_verify(args: argparse.Namespace) -> int:

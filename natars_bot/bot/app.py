@@ -28,14 +28,14 @@ from ..protocol import Protocol, default_protocol
 from ..settings import Settings
 from ..store import Store
 from ..wording import Wording, default_wording
-from . import mdt, triage
+from . import coordinators, mdt, triage
 from .delivery import schedule
 from .services import BotContext, Services
 
 __all__ = ["build_application", "shut_down", "start_up"]
 
 log = logging.getLogger(__name__)
-COMMANDS = ("new", "status", "cancel", "help", "language")
+COMMANDS = ("new", "status", "cancel", "help", "language", "export")
 
 
 def build_application(
@@ -80,6 +80,7 @@ def build_application(
         CommandHandler("help", triage.on_help),
         CommandHandler("status", triage.on_status, filters=private),
         CommandHandler("language", triage.on_language, filters=private),
+        CommandHandler("export", coordinators.on_export),
         CallbackQueryHandler(mdt.on_vote, pattern=r"^m:"),
         CallbackQueryHandler(mdt.on_reopen, pattern=r"^o:"),
         CallbackQueryHandler(triage.on_button),

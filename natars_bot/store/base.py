@@ -151,3 +151,8 @@ class StoreBase:
             "SELECT id, at, actor, action, referral, detail, prev_hash, hash FROM audit ORDER BY id"
         ) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
+
+    async def record(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+        """Append an audit row on its own (exports, refused requests)."""
+        async with self._transaction():
+            await self._audit(actor, action, None, detail)
