@@ -136,7 +136,7 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
         await step("type", "/new")
         for kind, value in SURGEON_STEPS:
             await step(kind, value)
-        assert "submitted to the MDT" in await last_bot_text()
+        await surgeon.get_by_text("is submitted to the MDT").wait_for()
 
         mdt = page.locator("#mdt")
         await mdt.get_by_text("NATARS referral NAT-2026-0001").wait_for()
