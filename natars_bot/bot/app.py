@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from ..backup import LiveLock
 from ..flow import Flow, default_flow
 from ..mdt import Quorum
 from ..protocol import Protocol, default_protocol
@@ -111,6 +112,9 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     """post_init: open the store, share the services, publish the command menu."""
     settings: Settings = application.bot_data["settings"]
     flow, protocol, wording = application.bot_data["parts"]
+    lock = LiveLock(settings.database)
+    lock.acquire()  # one bot per database; `natars-bot restore` checks it too
+    application.bot_data["lock"] = lock
     store = await Store.open(settings.database)
     application.bot_data["services"] = Services(
         store=store,
@@ -139,6 +143,9 @@ async def shut_down(application: Application) -> None:  # type: ignore[type-arg]
     services = application.bot_data.get("services")
     if isinstance(services, Services):
         await services.store.close()
+    lock = application.bot_data.pop("lock", None)
+    if isinstance(lock, LiveLock):
+        lock.release()
 
 
 async def on_error(update: object, context: BotContext) -> None:
