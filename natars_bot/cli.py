@@ -130,6 +130,13 @@ def _add_record_commands(commands: Any) -> None:
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=_export)
 
+    stats = commands.add_parser(
+        "stats", help="screening counts, overall and per site, and the CONSORT-style picture"
+    )
+    stats.add_argument("--site", help="one site only")
+    stats.add_argument("--output", type=Path, help="write the flow diagram: a .png or .svg file")
+    stats.set_defaults(handler=_stats)
+
     backup = commands.add_parser(
         "backup", help="copy the database consistently, even while the bot runs"
     )
@@ -342,6 +349,34 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_store(export))
+
+
+def _stats(args: argparse.Namespace) -> int:
+    """Print the counts; draw the flow diagram if asked. The request is audited."""
+    from .exports import flow_counts  # noqa: PLC0415
+    from .flow import default_flow  # noqa: PLC0415
+    from .stats import flow_text  # noqa: PLC0415
+
+    fmt = None
+    if args.output is not None:
+        fmt = args.output.suffix.lower().lstrip(".")
+        if fmt not in ("png", "svg"):
+            raise InputError(f"{args.output}: the picture is written as .png or .svg")
+
+    async def stats(store: Store) -> int:
+        overall, sites = await flow_counts(
+            store, default_flow(), default_protocol(), site=args.site
+        )
+        print(flow_text(overall, sites))
+        if fmt is not None:
+            from .consort import render_flow  # noqa: PLC0415 - matplotlib is slow to import
+
+            args.output.write_bytes(render_flow(overall, sites, fmt))
+            print(f"flow diagram written to {args.output}", file=sys.stderr)
+        await store.record("cli", "stats", {"site": args.site, "picture": fmt})
+        return EXIT_OK
+
+    return asyncio.run(_with_store(stats))
 
 
 def _backup(args: argparse.Namespace) -> int:

@@ -9,9 +9,10 @@ from .eligibility import display, evaluate
 from .flow import Flow
 from .protocol import Protocol
 from .screening_log import LogRow, votes_text
+from .stats import FlowCounts, count_flow
 from .store import Store
 
-__all__ = ["log_rows"]
+__all__ = ["flow_counts", "log_rows"]
 
 
 async def log_rows(
@@ -55,3 +56,11 @@ async def log_rows(
             consent=facts.consent.value if facts.consent else "",
             status=referral.status,
         )
+
+
+async def flow_counts(
+    store: Store, flow: Flow, protocol: Protocol, *, site: str | None = None
+) -> tuple[FlowCounts, dict[str, FlowCounts]]:
+    """Overall and per-site CONSORT counts, from the same rows as the screening log."""
+    rows = [row async for row in log_rows(store, flow, protocol, site=site)]
+    return count_flow(rows, await store.drafts_by_site(site))

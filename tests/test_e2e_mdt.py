@@ -27,22 +27,23 @@ async def _team(bot: BotUnderTest) -> tuple[Person, Person, Person]:
 
 
 async def submit(bot: BotUnderTest, surgeon: Person, **answers: str) -> dict[str, Any]:
-    """Complete and submit a referral; returns the MDT summary message once posted."""
+    """Complete and submit a referral; returns its MDT summary once posted."""
+    before = len(_summaries(bot))
     await surgeon.says("/new")
     review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY["UPS"], **answers})
     verdict = await surgeon.presses("See the verdict ➜", review)
     await surgeon.presses("✅ Submit to MDT", verdict)
-    await bot.server.wait_for(lambda: _summary(bot) is not None)
-    summary = _summary(bot)
-    assert summary is not None
-    return summary
+    await bot.server.wait_for(lambda: len(_summaries(bot)) > before)
+    return _summaries(bot)[-1]
+
+
+def _summaries(bot: BotUnderTest) -> list[dict[str, Any]]:
+    return [m for m in bot.server.bot_messages(MDT_CHAT) if "NATARS referral" in m.get("text", "")]
 
 
 def _summary(bot: BotUnderTest) -> dict[str, Any] | None:
-    with_buttons = [
-        m for m in bot.server.bot_messages(MDT_CHAT) if "NATARS referral" in m.get("text", "")
-    ]
-    return with_buttons[-1] if with_buttons else None
+    summaries = _summaries(bot)
+    return summaries[-1] if summaries else None
 
 
 async def vote(

@@ -36,7 +36,7 @@ from .services import BotContext, Services
 __all__ = ["build_application", "shut_down", "start_up"]
 
 log = logging.getLogger(__name__)
-COMMANDS = ("new", "status", "cancel", "help", "language", "export")
+COMMANDS = ("new", "status", "cancel", "help", "language", "export", "stats")
 
 
 def build_application(
@@ -82,6 +82,7 @@ def build_application(
         CommandHandler("status", triage.on_status, filters=private),
         CommandHandler("language", triage.on_language, filters=private),
         CommandHandler("export", coordinators.on_export),
+        CommandHandler("stats", coordinators.on_stats),
         CallbackQueryHandler(mdt.on_vote, pattern=r"^m:"),
         CallbackQueryHandler(mdt.on_reopen, pattern=r"^o:"),
         CallbackQueryHandler(triage.on_button),

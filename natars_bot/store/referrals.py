@@ -154,3 +154,13 @@ class ReferralsMixin(StoreBase):
                 },
             )
         return await self.referral(referral.id)
+
+    async def drafts_by_site(self, site: str | None = None) -> dict[str, int]:
+        """Referrals still in progress, per site. This is a read-only operation."""
+        query = "SELECT COALESCE(site, ''), COUNT(*) FROM referrals WHERE status = 'draft'"
+        params: tuple[Any, ...] = ()
+        if site is not None:
+            query += " AND site = ?"
+            params = (site,)
+        async with self._db.execute(query + " GROUP BY 1", params) as cursor:
+            return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
