@@ -5,12 +5,10 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: files only
-matplotlib.rcParams["svg.fonttype"] = "none"  # SVG keeps its text as text (searchable, small)
-from matplotlib import pyplot
+# The object-oriented API without pyplot: no global figure state, no display backend.
+from matplotlib import rc_context
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from .stats import FlowCounts
@@ -41,7 +39,7 @@ def _arrow(axes: Axes, start: tuple[float, float], end: tuple[float, float]) -> 
 
 def render_flow(overall: FlowCounts, sites: Mapping[str, FlowCounts], fmt: str = "png") -> bytes:
     """The diagram as PNG or SVG bytes; every number comes from `overall` and `sites`."""
-    figure = pyplot.figure(figsize=(8.5, 8.5))
+    figure = Figure(figsize=(8.5, 8.5))
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_xlim(0, 10)
     axes.set_ylim(1.5, 11)
@@ -76,6 +74,6 @@ def render_flow(overall: FlowCounts, sites: Mapping[str, FlowCounts], fmt: str =
     axes.text(0.3, 3.3, "By site", fontsize=11, weight="bold")
     axes.text(0.3, 3.1, "\n".join(rows) or "no referrals yet", fontsize=8.5, va="top")
     output = io.BytesIO()
-    figure.savefig(output, format=fmt, dpi=110)
-    pyplot.close(figure)
+    with rc_context({"svg.fonttype": "none"}):  # SVG keeps its text as text (searchable, small)
+        figure.savefig(output, format=fmt, dpi=110)
     return output.getvalue()
