@@ -123,7 +123,7 @@ def _add_record_commands(commands: Any) -> None:
     export = commands.add_parser(
         "export", help="write the screening log (one row per assessed referral)"
     )
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
     export.add_argument("--since", metavar="YYYY-MM-DD", help="referred on or after this date")
     export.add_argument("--until", metavar="YYYY-MM-DD", help="referred on or before this date")
     export.add_argument("--site", help="one site only")
@@ -316,7 +316,7 @@ def _export(args: argparse.Namespace) -> int:
     """Stream the screening log to a file or stdout; the export is audited."""
     from .exports import log_rows  # noqa: PLC0415
     from .flow import default_flow  # noqa: PLC0415
-    from .screening_log import csv_header, csv_row, json_line  # noqa: PLC0415
+    from .screening_log import csv_header, csv_row, json_line, write_xlsx  # noqa: PLC0415
 
     async def export(store: Store) -> int:
         rows = log_rows(
@@ -327,6 +327,17 @@ def _export(args: argparse.Namespace) -> int:
             until=args.until,
             site=args.site,
         )
+        if args.format == "xlsx":
+            if args.output is None:
+                raise InputError("an XLSX export needs --output FILE.xlsx")
+            # openpyxl writes from a plain iterable: the rows are gathered first (its
+            # write-only mode then streams them to the file).
+            gathered = [row async for row in rows]
+            with args.output.open("wb") as target:
+                count = write_xlsx(gathered, target)
+            await store.record("cli", "export", {"format": "xlsx", "rows": count})
+            print(f"{count} referrals written to {args.output}", file=sys.stderr)
+            return EXIT_OK
         encode = csv_row if args.format == "csv" else json_line
         count = 0
         out = args.output.open("wb") if args.output else sys.stdout.buffer

@@ -13,10 +13,22 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import BinaryIO
+
+from openpyxl import Workbook
 
 from .mdt import Ballot
 
-__all__ = ["COLUMNS", "LogRow", "csv_chunks", "csv_header", "csv_row", "json_line", "neutralise"]
+__all__ = [
+    "COLUMNS",
+    "LogRow",
+    "csv_chunks",
+    "csv_header",
+    "csv_row",
+    "json_line",
+    "neutralise",
+    "write_xlsx",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +98,20 @@ def csv_chunks(rows: Iterable[LogRow]) -> Iterator[bytes]:
 def json_line(row: LogRow) -> bytes:
     """One row as a line of JSON."""
     return (json.dumps(asdict(row), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_xlsx(rows: Iterable[LogRow], target: BinaryIO) -> int:
+    """Write the log as an XLSX workbook (openpyxl's write-only mode streams rows to disk).
+
+    Cells are neutralised as in CSV: the workbook is opened by the same spreadsheets.
+    Returns the number of rows written.
+    """
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Screening log")
+    sheet.append(list(COLUMNS))
+    count = 0
+    for row in rows:
+        sheet.append([neutralise(str(value)) for value in asdict(row).values()])
+        count += 1
+    workbook.save(target)
+    return count

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from natars_bot.cli import main
@@ -57,6 +58,15 @@ async def test_a_coordinator_exports_the_log_of_real_referrals(bot: BotUnderTest
     )
     coordinator = bot.person(COORDINATOR, "Ms Zhao")
     reply = await coordinator.says("/export")
+    csv_message, xlsx_message = bot.server.bot_messages(COORDINATOR)[-2:]
+    assert xlsx_message["document"]["file_name"].endswith(".xlsx")
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(bot.server.files[xlsx_message["document"]["file_id"]])
+    )
+    sheet = workbook["Screening log"]
+    assert [c.value for c in sheet[1]][:3] == ["referral_id", "site", "referred_on"]
+    assert sheet["A2"].value == "NAT-2026-0001"
+    reply = csv_message
     assert reply["document"]["file_name"].startswith("natars-screening-log-")
     data = bot.server.files[reply["document"]["file_id"]]
     [row] = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))

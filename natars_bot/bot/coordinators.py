@@ -7,6 +7,7 @@ every export — or refused attempt — is in the audit trail.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ from telegram.constants import ChatType, ParseMode
 
 from ..consort import render_flow
 from ..exports import flow_counts, log_rows
-from ..screening_log import csv_chunks
+from ..screening_log import csv_chunks, write_xlsx
 from ..stats import flow_text
 from .services import BotContext
 from .triage import user_language
@@ -61,7 +62,7 @@ async def on_stats(update: Update, context: BotContext) -> None:
 
 
 async def on_export(update: Update, context: BotContext) -> None:
-    """/export [SINCE [UNTIL]]: the screening log (dates YYYY-MM-DD, inclusive) as CSV."""
+    """/export [SINCE [UNTIL]]: the screening log (dates YYYY-MM-DD, inclusive), CSV and XLSX."""
     language = await _coordinator(update, context, "export")
     chat, user = update.effective_chat, update.effective_user
     if language is None or chat is None or user is None:
@@ -75,14 +76,19 @@ async def on_export(update: Update, context: BotContext) -> None:
             services.store, services.flow, services.protocol, since=since, until=until
         )
     ]
-    data = b"".join(csv_chunks(rows))
+    workbook = io.BytesIO()
+    write_xlsx(rows, workbook)
     today = datetime.now(UTC).date().isoformat()
     await services.store.record(
-        str(user.id), "export", {"format": "csv", "rows": len(rows), "since": since, "until": until}
+        str(user.id),
+        "export",
+        {"formats": ["csv", "xlsx"], "rows": len(rows), "since": since, "until": until},
     )
-    await context.bot.send_document(
-        chat.id,
-        document=data,
-        filename=f"natars-screening-log-{today}.csv",
-        caption=str(services.wording.text(language, "export_caption", rows=len(rows))),
-    )
+    caption = str(services.wording.text(language, "export_caption", rows=len(rows)))
+    for data, suffix in ((b"".join(csv_chunks(rows)), "csv"), (workbook.getvalue(), "xlsx")):
+        await context.bot.send_document(
+            chat.id,
+            document=data,
+            filename=f"natars-screening-log-{today}.{suffix}",
+            caption=caption,
+        )
