@@ -36,7 +36,7 @@ from .services import BotContext, Services
 __all__ = ["build_application", "shut_down", "start_up"]
 
 log = logging.getLogger(__name__)
-COMMANDS = ("new", "status", "cancel", "help", "language", "export", "stats")
+COMMANDS = ("new", "status", "cancel", "help", "language", "cases", "export", "stats")
 
 
 def build_application(
@@ -83,8 +83,11 @@ def build_application(
         CommandHandler("language", triage.on_language, filters=private),
         CommandHandler("export", coordinators.on_export),
         CommandHandler("stats", coordinators.on_stats),
+        CommandHandler("cases", coordinators.on_cases),
+        CommandHandler("case", coordinators.on_case),
         CallbackQueryHandler(mdt.on_vote, pattern=r"^m:"),
         CallbackQueryHandler(mdt.on_reopen, pattern=r"^o:"),
+        CallbackQueryHandler(coordinators.on_cases_page, pattern=r"^k:"),
         CallbackQueryHandler(triage.on_button),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
         MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT, mdt.on_reason),

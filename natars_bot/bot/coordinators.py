@@ -1,4 +1,4 @@
-"""Coordinators' commands in Telegram: /export sends the screening log as a CSV document.
+"""Coordinators' commands in Telegram: /cases, /case, /export (CSV and XLSX) and /stats.
 
 Only coordinators and admins, only in a private chat: an export is never sent to a group, and
 every export — or refused attempt — is in the audit trail.
@@ -12,17 +12,18 @@ import re
 from datetime import UTC, datetime
 
 from markupsafe import Markup
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 
 from ..consort import render_flow
+from ..errors import StoreError
 from ..exports import flow_counts, log_rows
 from ..screening_log import csv_chunks, write_xlsx
 from ..stats import flow_text
 from .services import BotContext
 from .triage import user_language
 
-__all__ = ["on_export", "on_stats"]
+__all__ = ["on_case", "on_cases", "on_cases_page", "on_export", "on_stats"]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -92,3 +93,117 @@ async def on_export(update: Update, context: BotContext) -> None:
             filename=f"natars-screening-log-{today}.{suffix}",
             caption=caption,
         )
+
+
+_STATUSES = ("screen_failed", "submitted", "more_info", "approved", "declined")
+_HISTOLOGIES = ("DDLPS", "LMS", "UPS", "SFT", "WDLPS", "other")
+_PAGE = 10
+
+
+async def on_cases(update: Update, context: BotContext) -> None:
+    """/cases [STATUS] [HISTOLOGY] [SITE…]: recent referrals, ten a page, newest first."""
+    language = await _coordinator(update, context, "cases")
+    if language is None or update.effective_message is None:
+        return
+    words = context.args or []
+    status = next((w for w in words if w in _STATUSES), "")
+    histology = next((w.upper() for w in words if w.upper() in _HISTOLOGIES), "")
+    rest = " ".join(w for w in words if w not in _STATUSES and w.upper() not in _HISTOLOGIES)
+    sites = await context.services.store.sites()
+    site = next((n for n, s in enumerate(sites) if rest and rest.lower() in s.lower()), -1)
+    text, markup = await _cases_page(context, language, 0, status, histology, site)
+    await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def on_cases_page(update: Update, context: BotContext) -> None:
+    """The Older/Newer buttons under /cases (`k:<offset>:<status>:<histology>:<site>`)."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    services = context.services
+    language = await user_language(services, update)
+    roles = await services.store.roles_of(query.from_user.id)
+    if not {"coordinator", "admin"} & set(roles):
+        await query.answer(str(services.wording.text(language, "export_refused")), show_alert=True)
+        return
+    _, offset, status, histology, site = [*query.data.split(":"), "", "", "", ""][:5]
+    await query.answer()
+    text, markup = await _cases_page(
+        context, language, int(offset or 0), status, histology, int(site or -1)
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _cases_page(
+    context: BotContext, language: str, offset: int, status: str, histology: str, site: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    services = context.services
+    sites = await services.store.sites()
+    site_name = sites[site] if 0 <= site < len(sites) else None
+    rows, total = await services.store.cases(
+        status=status or None,
+        histology=histology or None,
+        site=site_name,
+        offset=offset,
+        limit=_PAGE,
+    )
+    cases = [
+        {
+            "public_id": r.public_id,
+            "site": r.site,
+            "histology": r.state.answers.get("histology"),
+            "status": services.wording.text(language, f"status_{r.status}"),
+            "date": r.created_at[:10],
+        }
+        for r in rows
+    ]
+    filters = " · ".join(f for f in (status, histology, site_name or "") if f)
+    text = services.wording.render(
+        "cases.html.j2",
+        language,
+        cases=cases,
+        first=offset + 1 if rows else 0,
+        last=offset + len(rows),
+        total=total,
+        filters=filters,
+    )
+    buttons = []
+    if offset > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                str(services.wording.text(language, "cases_previous")),
+                callback_data=f"k:{max(0, offset - _PAGE)}:{status}:{histology}:{site}",
+            )
+        )
+    if offset + _PAGE < total:
+        buttons.append(
+            InlineKeyboardButton(
+                str(services.wording.text(language, "cases_next")),
+                callback_data=f"k:{offset + _PAGE}:{status}:{histology}:{site}",
+            )
+        )
+    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
+
+async def on_case(update: Update, context: BotContext) -> None:
+    """/case NAT-…: one referral's versions, votes and decision."""
+    language = await _coordinator(update, context, "case")
+    message = update.effective_message
+    if language is None or message is None:
+        return
+    services = context.services
+    if not context.args:
+        await message.reply_text(str(services.wording.text(language, "case_usage")))
+        return
+    try:
+        referral = await services.store.referral_by_public_id(context.args[0].upper())
+    except StoreError as exc:
+        await message.reply_text(str(exc))
+        return
+    versions = [
+        {"submission": submission, "ballots": await services.store.ballots(submission.id)}
+        for submission in await services.store.submissions_of(referral.id)
+    ]
+    text = services.wording.render("case.html.j2", language, referral=referral, versions=versions)
+    await message.reply_text(text, parse_mode=ParseMode.HTML)

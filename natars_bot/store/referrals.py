@@ -164,3 +164,54 @@ class ReferralsMixin(StoreBase):
             params = (site,)
         async with self._db.execute(query + " GROUP BY 1", params) as cursor:
             return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
+
+    async def cases(
+        self,
+        *,
+        status: str | None = None,
+        histology: str | None = None,
+        site: str | None = None,
+        offset: int = 0,
+        limit: int = 10,
+    ) -> tuple[list[ReferralRow], int]:
+        """Assessed referrals, newest first, filtered; and how many match. Read-only."""
+        conditions = ["status NOT IN ('draft', 'cancelled')"]
+        params: list[Any] = []
+        if status:
+            conditions.append("status = ?")
+            params.append(status)
+        if histology:
+            conditions.append("json_extract(state, '$.answers.histology') = ?")
+            params.append(histology)
+        if site:
+            conditions.append("site = ?")
+            params.append(site)
+        where = " AND ".join(conditions)
+        async with self._db.execute(
+            f"SELECT COUNT(*) FROM referrals WHERE {where}", params
+        ) as cursor:
+            row = await cursor.fetchone()
+        total = int(row[0]) if row else 0
+        async with self._db.execute(
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE {where}"
+            " ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ) as cursor:
+            return [self._referral(r) for r in await cursor.fetchall()], total
+
+    async def sites(self) -> list[str]:
+        """The sites referrals came from, sorted. This is a read-only operation."""
+        async with self._db.execute(
+            "SELECT DISTINCT site FROM referrals WHERE site IS NOT NULL ORDER BY site"
+        ) as cursor:
+            return [str(r[0]) for r in await cursor.fetchall()]
+
+    async def referral_by_public_id(self, public_id: str) -> ReferralRow:
+        """A referral by its pseudonymous id; StoreError if there is none."""
+        async with self._db.execute(
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE public_id = ?", (public_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise StoreError(f"no referral {public_id}")
+        return self._referral(row)
