@@ -314,58 +314,53 @@ def _users_remove(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """Stream the screening log to a file or stdout; the export is audited."""
-    from .exports import log_rows  # noqa: PLC0415
-    from .flow import default_flow  # noqa: PLC0415
-    from .screening_log import csv_header, csv_row, json_line, write_xlsx  # noqa: PLC0415
+    from .exports import write_log  # noqa: PLC0415
+
+    if args.format == "xlsx" and args.output is None:
+        raise InputError("an XLSX export needs --output FILE.xlsx")
 
     async def export(store: Store) -> int:
-        rows = log_rows(
-            store,
-            default_flow(),
-            default_protocol(),
-            since=args.since,
-            until=args.until,
-            site=args.site,
-        )
-        if args.format == "xlsx":
-            if args.output is None:
-                raise InputError("an XLSX export needs --output FILE.xlsx")
-            # openpyxl writes from a plain iterable: the rows are gathered first (its
-            # write-only mode then streams them to the file).
-            gathered = [row async for row in rows]
-            with args.output.open("wb") as target:
-                count = write_xlsx(gathered, target)
-            await store.record("cli", "export", {"format": "xlsx", "rows": count})
-            print(f"{count} referrals written to {args.output}", file=sys.stderr)
-            return EXIT_OK
-        encode = csv_row if args.format == "csv" else json_line
-        count = 0
-        out = args.output.open("wb") if args.output else sys.stdout.buffer
+        assert store.path is not None
+        target = args.output.open("wb") if args.output else sys.stdout.buffer
         try:
-            if args.format == "csv":
-                out.write(csv_header())
-            async for row in rows:  # streamed: memory stays flat however many rows
-                out.write(encode(row))
-                count += 1
+            count = await asyncio.to_thread(
+                write_log,
+                store.path,
+                default_protocol(),
+                args.format,
+                target,
+                since=args.since,
+                until=args.until,
+                site=args.site,
+                progress=_progress_bar() if args.output and sys.stderr.isatty() else None,
+            )
         finally:
             if args.output:
-                out.close()
+                target.close()
             else:
-                out.flush()
+                target.flush()
         await store.record(
             "cli", "export", {"format": args.format, "rows": count, "site": args.site}
         )
         if args.output:
-            print(f"{count} referrals written to {args.output}", file=sys.stderr)
+            print(f"\r{count:,} referrals written to {args.output}", file=sys.stderr)
         return EXIT_OK
 
     return asyncio.run(_with_store(export))
 
 
+def _progress_bar() -> Callable[[int], None]:
+    """A one-line counter on the terminal (only when stderr is one)."""
+
+    def show(rows: int) -> None:
+        print(f"\rexporting… {rows:,} referrals", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _stats(args: argparse.Namespace) -> int:
     """Print the counts; draw the flow diagram if asked. The request is audited."""
     from .exports import flow_counts  # noqa: PLC0415
-    from .flow import default_flow  # noqa: PLC0415
     from .stats import flow_text  # noqa: PLC0415
 
     fmt = None
@@ -375,8 +370,9 @@ def _stats(args: argparse.Namespace) -> int:
             raise InputError(f"{args.output}: the picture is written as .png or .svg")
 
     async def stats(store: Store) -> int:
-        overall, sites = await flow_counts(
-            store, default_flow(), default_protocol(), site=args.site
+        assert store.path is not None
+        overall, sites = await asyncio.to_thread(
+            flow_counts, store.path, default_protocol(), site=args.site
         )
         print(flow_text(overall, sites))
         if fmt is not None:

@@ -12,12 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from typing import BinaryIO
-
-from openpyxl import Workbook
-
-from .mdt import Ballot
+from typing import BinaryIO, NamedTuple
 
 __all__ = [
     "COLUMNS",
@@ -31,9 +26,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class LogRow:
-    """One referral in the screening log."""
+class LogRow(NamedTuple):
+    """One referral in the screening log (a NamedTuple: an export builds one per referral)."""
 
     referral_id: str
     site: str
@@ -56,20 +50,13 @@ class LogRow:
     status: str
 
 
-COLUMNS = tuple(LogRow.__dataclass_fields__)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS = LogRow._fields
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def neutralise(cell: str) -> str:
     """A cell a spreadsheet shows as text, never runs as a formula."""
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
-
-
-def votes_text(ballots: Sequence[Ballot]) -> tuple[str, str]:
-    """(who voted what, the reasons given) for one version."""
-    votes = "; ".join(f"{b.reviewer}: {b.vote.value}" for b in ballots)
-    reasons = "; ".join(f"{b.reviewer}: {b.reason}" for b in ballots if b.reason)
-    return votes, reasons
+    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
 
 
 def csv_header() -> bytes:
@@ -77,15 +64,28 @@ def csv_header() -> bytes:
     return "\ufeff".encode() + _csv_line(COLUMNS)
 
 
+def cells(row: LogRow) -> list[str]:
+    """A row's cells in column order, neutralised."""
+    # neutralise() inlined: this runs for every cell of every row of an export.
+    starts = _FORMULA_STARTS
+    return ["'" + cell if cell[:1] in starts else cell for cell in map(str, row)]
+
+
 def csv_row(row: LogRow) -> bytes:
     """One CSV line, every cell neutralised."""
-    return _csv_line([neutralise(str(value)) for value in asdict(row).values()])
+    return _csv_line(cells(row))
 
 
-def _csv_line(cells: Sequence[str]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
-    return buffer.getvalue().encode("utf-8")
+def _csv_line(values: Sequence[str]) -> bytes:
+    _BUFFER.seek(0)
+    _BUFFER.truncate()
+    _WRITER.writerow(values)
+    return _BUFFER.getvalue().encode("utf-8")
+
+
+# One reusable buffer: rows are encoded one at a time, by one caller at a time.
+_BUFFER = io.StringIO()
+_WRITER = csv.writer(_BUFFER, lineterminator="\r\n")
 
 
 def csv_chunks(rows: Iterable[LogRow]) -> Iterator[bytes]:
@@ -97,7 +97,8 @@ def csv_chunks(rows: Iterable[LogRow]) -> Iterator[bytes]:
 
 def json_line(row: LogRow) -> bytes:
     """One row as a line of JSON."""
-    return (json.dumps(asdict(row), ensure_ascii=False) + "\n").encode("utf-8")
+    record = dict(zip(COLUMNS, row, strict=True))
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def write_xlsx(rows: Iterable[LogRow], target: BinaryIO) -> int:
@@ -106,12 +107,14 @@ def write_xlsx(rows: Iterable[LogRow], target: BinaryIO) -> int:
     Cells are neutralised as in CSV: the workbook is opened by the same spreadsheets.
     Returns the number of rows written.
     """
+    from openpyxl import Workbook  # noqa: PLC0415 - slow to import, needed for XLSX only
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Screening log")
     sheet.append(list(COLUMNS))
     count = 0
     for row in rows:
-        sheet.append([neutralise(str(value)) for value in asdict(row).values()])
+        sheet.append(cells(row))
         count += 1
     workbook.save(target)
     return count

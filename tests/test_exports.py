@@ -58,7 +58,12 @@ async def test_a_coordinator_exports_the_log_of_real_referrals(bot: BotUnderTest
     )
     coordinator = bot.person(COORDINATOR, "Ms Zhao")
     reply = await coordinator.says("/export")
-    csv_message, xlsx_message = bot.server.bot_messages(COORDINATOR)[-2:]
+    csv_message, xlsx_message, json_message = bot.server.bot_messages(COORDINATOR)[-3:]
+    [record] = [
+        json.loads(line)
+        for line in bot.server.files[json_message["document"]["file_id"]].splitlines()
+    ]
+    assert record["referral_id"] == "NAT-2026-0001"
     assert xlsx_message["document"]["file_name"].endswith(".xlsx")
     workbook = openpyxl.load_workbook(
         io.BytesIO(bot.server.files[xlsx_message["document"]["file_id"]])

@@ -150,7 +150,7 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
         coordinator = page.locator("#coordinator")
         await coordinator.locator("input").fill("/export")
         await coordinator.locator("form button").click()
-        link = coordinator.locator("a.doc")
+        link = coordinator.locator("a.doc", has_text=".csv")
         await link.wait_for()
         async with page.expect_download() as download_info:
             await link.click()

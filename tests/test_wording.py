@@ -105,8 +105,20 @@ def test_every_template_renders_valid_telegram_html(language: str) -> None:
     texts.append(
         compose_reminder(mdt, submission, ballots, datetime(2026, 11, 28, tzinfo=UTC)).text
     )
+    referral = _row(DialogueState(answers={"histology": "UPS"}))
+    texts.append(
+        WORDING.render(
+            "case.html.j2",
+            language,
+            referral=referral,
+            versions=[{"submission": submission, "ballots": ballots}],
+        )
+    )
+    texts.append(
+        WORDING.render("cases.html.j2", language, cases=[], first=0, last=0, total=0, filters="")
+    )
     templates = {name for name in WORDING.templates.list_templates() if name.endswith(".j2")}
-    assert len(templates) == 9  # each rendered above
+    assert len(templates) == 11  # each rendered above
     for text in texts:
         assert len(check_html(text)) <= MAX_TEXT
 

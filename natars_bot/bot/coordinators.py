@@ -10,6 +10,7 @@ import asyncio
 import io
 import re
 from datetime import UTC, datetime
+from typing import Literal
 
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -17,8 +18,7 @@ from telegram.constants import ChatType, ParseMode
 
 from ..consort import render_flow
 from ..errors import StoreError
-from ..exports import flow_counts, log_rows
-from ..screening_log import csv_chunks, write_xlsx
+from ..exports import flow_counts, write_log
 from ..stats import flow_text
 from .services import BotContext
 from .triage import user_language
@@ -51,7 +51,10 @@ async def on_stats(update: Update, context: BotContext) -> None:
     if language is None or update.effective_chat is None or update.effective_user is None:
         return
     services = context.services
-    overall, sites = await flow_counts(services.store, services.flow, services.protocol)
+    database = services.store.path
+    if database is None:  # pragma: no cover - Store.open sets it
+        return
+    overall, sites = await asyncio.to_thread(flow_counts, database, services.protocol)
     picture = await asyncio.to_thread(render_flow, overall, sites, "png")  # matplotlib blocks
     await services.store.record(str(update.effective_user.id), "stats", {})
     await context.bot.send_photo(
@@ -63,7 +66,7 @@ async def on_stats(update: Update, context: BotContext) -> None:
 
 
 async def on_export(update: Update, context: BotContext) -> None:
-    """/export [SINCE [UNTIL]]: the screening log (dates YYYY-MM-DD, inclusive), CSV and XLSX."""
+    """/export [SINCE [UNTIL]]: the screening log (dates YYYY-MM-DD, inclusive): CSV, XLSX, JSON."""
     language = await _coordinator(update, context, "export")
     chat, user = update.effective_chat, update.effective_user
     if language is None or chat is None or user is None:
@@ -71,26 +74,41 @@ async def on_export(update: Update, context: BotContext) -> None:
     services = context.services
     dates = [a for a in context.args or [] if _DATE.match(a)]
     since, until = [*dates, None, None][:2]
-    rows = [
-        row
-        async for row in log_rows(
-            services.store, services.flow, services.protocol, since=since, until=until
+    database = services.store.path
+    if database is None:  # pragma: no cover - Store.open sets it
+        return
+    # Written in a worker thread from a read-only snapshot: the bot keeps answering meanwhile.
+    files: dict[Literal["csv", "xlsx", "json"], io.BytesIO] = {
+        "csv": io.BytesIO(),
+        "xlsx": io.BytesIO(),
+        "json": io.BytesIO(),
+    }
+    counts = [
+        await asyncio.to_thread(
+            write_log,
+            database,
+            services.protocol,
+            fmt,
+            target,
+            since=since,
+            until=until,
         )
+        for fmt, target in files.items()
     ]
-    workbook = io.BytesIO()
-    write_xlsx(rows, workbook)
+    rows = counts[0]
     today = datetime.now(UTC).date().isoformat()
     await services.store.record(
         str(user.id),
         "export",
-        {"formats": ["csv", "xlsx"], "rows": len(rows), "since": since, "until": until},
+        {"formats": list(files), "rows": rows, "since": since, "until": until},
     )
-    caption = str(services.wording.text(language, "export_caption", rows=len(rows)))
-    for data, suffix in ((b"".join(csv_chunks(rows)), "csv"), (workbook.getvalue(), "xlsx")):
+    caption = str(services.wording.text(language, "export_caption", rows=rows))
+    for suffix, target in files.items():
+        name = f"natars-screening-log-{today}.{'jsonl' if suffix == 'json' else suffix}"
         await context.bot.send_document(
             chat.id,
-            document=data,
-            filename=f"natars-screening-log-{today}.{suffix}",
+            document=target.getvalue(),
+            filename=name,
             caption=caption,
         )
 

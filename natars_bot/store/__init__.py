@@ -7,18 +7,31 @@ audit trail. All SQL lives in this package; callers get frozen rows back.
 from __future__ import annotations
 
 from .mdt import MdtMixin
-from .rows import ROLES, AuditRow, OutboxRow, Outgoing, ReferralRow, Role, SubmissionRow, UserRow
+from .rows import (
+    ROLES,
+    AuditRow,
+    LogEntry,
+    OutboxRow,
+    Outgoing,
+    ReferralRow,
+    Role,
+    SubmissionRow,
+    UserRow,
+)
 from .schema import MIGRATIONS
+from .snapshot import Snapshot
 from .users import UsersMixin
 
 __all__ = [
     "MIGRATIONS",
     "ROLES",
     "AuditRow",
+    "LogEntry",
     "OutboxRow",
     "Outgoing",
     "ReferralRow",
     "Role",
+    "Snapshot",
     "Store",
     "SubmissionRow",
     "UserRow",

@@ -40,6 +40,7 @@ class StoreBase:
         # The Telegram update being handled (updates are handled one at a time). Every write
         # records it, so that after a crash an update Telegram delivers again is recognised.
         self.update_id: int | None = None
+        self.path: Path | None = None  # the database file, for readers with their own connection
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:
@@ -50,6 +51,7 @@ class StoreBase:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
         connection.row_factory = aiosqlite.Row
         store = cls(connection, clock)
+        store.path = Path(path)
         try:
             await store._prepare()
         except BaseException:

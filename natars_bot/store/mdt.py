@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -228,64 +228,3 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
             await self._audit(
                 "bot", "reminder", submission.public_id, {"version": submission.version}
             )
-
-    async def log_entries(
-        self, *, since: str | None = None, until: str | None = None, site: str | None = None
-    ) -> AsyncIterator[tuple[ReferralRow, SubmissionRow | None, list[Ballot]]]:
-        """Every assessed referral (not drafts, not discarded) with its latest submitted version
-        and that version's ballots, oldest first, a page at a time. This is a read-only operation.
-
-        `since` and `until` are dates (YYYY-MM-DD, inclusive) of referral.
-        """
-        conditions = ["r.status NOT IN ('draft', 'cancelled')"]
-        params: list[Any] = []
-        if since:
-            conditions.append("r.created_at >= ?")
-            params.append(since)
-        if until:
-            conditions.append("r.created_at < date(?, '+1 day')")
-            params.append(until)
-        if site:
-            conditions.append("r.site = ?")
-            params.append(site)
-        referral_columns = ", ".join("r." + c.strip() for c in self._REFERRAL_COLUMNS.split(","))
-        width = len(self._REFERRAL_COLUMNS.split(","))
-        last_id = 0
-        while True:
-            async with self._db.execute(
-                f"SELECT {referral_columns}, {_SUBMISSION_COLUMNS} FROM referrals r"
-                " LEFT JOIN submissions s ON s.referral_id = r.id AND s.version ="
-                " (SELECT MAX(version) FROM submissions WHERE referral_id = r.id)"
-                f" WHERE {' AND '.join(conditions)} AND r.id > ? ORDER BY r.id LIMIT 500",
-                (*params, last_id),
-            ) as cursor:
-                page = await cursor.fetchall()
-            if not page:
-                return
-            referrals = [(self._referral(row[:width]), row[width:]) for row in page]
-            ballots = await self._ballots_of([int(s[0]) for _, s in referrals if s[0] is not None])
-            for referral, submission in referrals:
-                if submission[0] is None:
-                    yield referral, None, []
-                else:
-                    yield referral, _submission(submission), ballots.get(int(submission[0]), [])
-            last_id = referrals[-1][0].id
-
-    async def _ballots_of(self, submission_ids: list[int]) -> dict[int, list[Ballot]]:
-        if not submission_ids:
-            return {}
-        marks = ",".join("?" * len(submission_ids))
-        async with self._db.execute(
-            "SELECT v.submission_id, v.reviewer_id, COALESCE(u.name, 'reviewer ' || v.reviewer_id),"
-            " v.vote, v.reason, v.voted_at FROM votes v LEFT JOIN users u"
-            " ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'"
-            f" WHERE v.submission_id IN ({marks}) ORDER BY v.rowid",
-            submission_ids,
-        ) as cursor:
-            rows = await cursor.fetchall()
-        found: dict[int, list[Ballot]] = {}
-        for r in rows:
-            found.setdefault(int(r[0]), []).append(
-                Ballot(int(r[1]), str(r[2]), Vote(r[3]), r[4], str(r[5]))
-            )
-        return found

@@ -96,8 +96,9 @@ class ReferralsMixin(StoreBase):
         at = self.now()
         async with self._transaction() as db:
             cursor = await db.execute(
-                "UPDATE referrals SET state = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-                (state.model_dump_json(), at, referral.id),
+                "UPDATE referrals SET state = ?, histology = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'draft'",
+                (state.model_dump_json(), state.answers.get("histology"), at, referral.id),
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
@@ -155,16 +156,6 @@ class ReferralsMixin(StoreBase):
             )
         return await self.referral(referral.id)
 
-    async def drafts_by_site(self, site: str | None = None) -> dict[str, int]:
-        """Referrals still in progress, per site. This is a read-only operation."""
-        query = "SELECT COALESCE(site, ''), COUNT(*) FROM referrals WHERE status = 'draft'"
-        params: tuple[Any, ...] = ()
-        if site is not None:
-            query += " AND site = ?"
-            params = (site,)
-        async with self._db.execute(query + " GROUP BY 1", params) as cursor:
-            return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
-
     async def cases(
         self,
         *,
@@ -181,7 +172,7 @@ class ReferralsMixin(StoreBase):
             conditions.append("status = ?")
             params.append(status)
         if histology:
-            conditions.append("json_extract(state, '$.answers.histology') = ?")
+            conditions.append("histology = ?")
             params.append(histology)
         if site:
             conditions.append("site = ?")

@@ -29,6 +29,7 @@ MIGRATIONS: tuple[str, ...] = (
             'draft', 'screen_failed', 'cancelled', 'submitted', 'more_info', 'approved', 'declined'
         )),
         version INTEGER NOT NULL DEFAULT 1,
+        histology TEXT,
         state TEXT NOT NULL,
         message_id INTEGER,
         verdict TEXT,
@@ -41,6 +42,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX one_draft_per_surgeon ON referrals (surgeon_id) WHERE status = 'draft';
     CREATE INDEX referrals_by_surgeon ON referrals (surgeon_id, id);
+    CREATE INDEX referrals_by_status ON referrals (status, id);
+    CREATE INDEX referrals_by_site ON referrals (site, id);
+    CREATE INDEX referrals_by_histology ON referrals (histology, id);
     CREATE TABLE submissions (
         id INTEGER PRIMARY KEY,
         referral_id INTEGER NOT NULL REFERENCES referrals (id),
