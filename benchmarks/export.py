@@ -83,11 +83,11 @@ async def time_cases(path: Path, rounds: int = 20) -> float:
     for n in range(rounds):
         started = time.perf_counter()
         sites = await store.sites()
-        rows, total = await store.cases(
+        rows, _ = await store.cases(
             status="approved" if n % 2 else None, site=sites[n % len(sites)], offset=10 * n
         )
         wording.render(
-            "cases.html.j2", "en", total=total, first=1, last=len(rows), filters="",
+            "cases.html.j2", "en", first=1, last=len(rows), filters="",
             cases=[{"public_id": r.public_id, "site": r.site, "histology": None, "status": r.status,
                     "date": r.created_at[:10]} for r in rows],
         )  # fmt: skip

@@ -159,7 +159,7 @@ async def _cases_page(
     services = context.services
     sites = await services.store.sites()
     site_name = sites[site] if 0 <= site < len(sites) else None
-    rows, total = await services.store.cases(
+    rows, more = await services.store.cases(
         status=status or None,
         histology=histology or None,
         site=site_name,
@@ -183,7 +183,6 @@ async def _cases_page(
         cases=cases,
         first=offset + 1 if rows else 0,
         last=offset + len(rows),
-        total=total,
         filters=filters,
     )
     buttons = []
@@ -194,7 +193,7 @@ async def _cases_page(
                 callback_data=f"k:{max(0, offset - _PAGE)}:{status}:{histology}:{site}",
             )
         )
-    if offset + _PAGE < total:
+    if more:
         buttons.append(
             InlineKeyboardButton(
                 str(services.wording.text(language, "cases_next")),

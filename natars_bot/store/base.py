@@ -41,6 +41,7 @@ class StoreBase:
         # records it, so that after a crash an update Telegram delivers again is recognised.
         self.update_id: int | None = None
         self.path: Path | None = None  # the database file, for readers with their own connection
+        self._sites: list[str] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:

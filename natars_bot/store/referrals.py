@@ -13,7 +13,10 @@ from ..errors import StoreError
 from .base import StoreBase
 from .rows import ReferralRow
 
-__all__ = ["ReferralsMixin"]
+__all__ = ["ASSESSED", "ReferralsMixin"]
+
+# Statuses of referrals whose dialogue has ended (drafts and discarded ones are not cases).
+ASSESSED = ("screen_failed", "submitted", "more_info", "approved", "declined")
 
 
 class ReferralsMixin(StoreBase):
@@ -80,6 +83,7 @@ class ReferralsMixin(StoreBase):
             except aiosqlite.IntegrityError as exc:
                 raise StoreError("this surgeon already has a referral in progress") from exc
             await self._audit(str(surgeon_id), "referral_started", public_id, {"site": site})
+            self._sites = None  # perhaps a new site
             referral_id = cursor.lastrowid
         return await self.referral(int(referral_id or 0))
 
@@ -164,9 +168,13 @@ class ReferralsMixin(StoreBase):
         site: str | None = None,
         offset: int = 0,
         limit: int = 10,
-    ) -> tuple[list[ReferralRow], int]:
-        """Assessed referrals, newest first, filtered; and how many match. Read-only."""
-        conditions = ["status NOT IN ('draft', 'cancelled')"]
+    ) -> tuple[list[ReferralRow], bool]:
+        """One page of assessed referrals, newest first, filtered; and whether more follow.
+
+        No COUNT(*): on a large table counting costs more than the page itself, and paging only
+        needs to know whether there is a next page (one row more is read). Read-only.
+        """
+        conditions = [f"status IN ({', '.join(repr(s) for s in ASSESSED)})"]
         params: list[Any] = []
         if status:
             conditions.append("status = ?")
@@ -177,25 +185,22 @@ class ReferralsMixin(StoreBase):
         if site:
             conditions.append("site = ?")
             params.append(site)
-        where = " AND ".join(conditions)
         async with self._db.execute(
-            f"SELECT COUNT(*) FROM referrals WHERE {where}", params
-        ) as cursor:
-            row = await cursor.fetchone()
-        total = int(row[0]) if row else 0
-        async with self._db.execute(
-            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE {where}"
+            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE {' AND '.join(conditions)}"
             " ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            (*params, limit + 1, offset),
         ) as cursor:
-            return [self._referral(r) for r in await cursor.fetchall()], total
+            rows = [self._referral(r) for r in await cursor.fetchall()]
+        return rows[:limit], len(rows) > limit
 
     async def sites(self) -> list[str]:
-        """The sites referrals came from, sorted. This is a read-only operation."""
-        async with self._db.execute(
-            "SELECT DISTINCT site FROM referrals WHERE site IS NOT NULL ORDER BY site"
-        ) as cursor:
-            return [str(r[0]) for r in await cursor.fetchall()]
+        """The sites referrals came from, sorted (cached; a new site clears it). Read-only."""
+        if self._sites is None:
+            async with self._db.execute(
+                "SELECT DISTINCT site FROM referrals WHERE site IS NOT NULL ORDER BY site"
+            ) as cursor:
+                self._sites = [str(r[0]) for r in await cursor.fetchall()]
+        return self._sites
 
     async def referral_by_public_id(self, public_id: str) -> ReferralRow:
         """A referral by its pseudonymous id; StoreError if there is none."""
