@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -16,7 +17,7 @@ from .protocol import Protocol
 from .screening_log import LogRow, cells, csv_header, json_line, write_xlsx
 from .stats import FlowCounts, count_flow
 from .store import Snapshot
-from .store.rows import LOG_ANSWERS
+from .store.snapshot import SFT_PARTS
 
 __all__ = ["flow_counts", "log_rows", "write_log"]
 
@@ -35,38 +36,22 @@ def log_rows(
     the referral was stopped or submitted (stored with it), not recomputed today.
     """
     table = protocol.sft_risk
-    for entry in snapshot.log_entries(since=since, until=until, site=site):
-        histology, grade, size, asa, consent = entry.answers[:5]
-        score = None
-        if histology == "SFT":
-            answers = dict(zip(LOG_ANSWERS, entry.answers, strict=True))
-            given = answers.get(table.given)
-            score = given if given is not None else table.computed_score(answers)
-        yield LogRow(
-            entry.public_id,
-            entry.site or "",
-            entry.created_at[:10],
-            (entry.decided_at or "")[:10] if entry.submitted else entry.updated_at[:10],
-            entry.protocol or "",
-            entry.version,
-            histology or "",
-            "" if grade is None else str(grade),
-            "" if size is None else f"{float(size):g}",
-            "" if score is None else str(score),
-            "" if asa is None else str(asa),
-            entry.verdict or "",
-            entry.failed,
-            entry.unknown,
-            (entry.decision or "pending") if entry.submitted else "not submitted",
-            entry.votes,
-            entry.reasons,
-            consent or "",
-            entry.status,
-        )
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
+    for raw, (votes, reasons) in snapshot.log_cells(since=since, until=until, site=site):
+        sft = raw[10]
+        score = ""
+        if sft is not None:
+            given, *_ = parts = json.loads(sft)
+            if given is not None:
+                score = str(given)
+            else:
+                computed = table.computed_score(dict(zip(SFT_PARTS, parts, strict=True)))
+                score = "" if computed is None else str(computed)
+        failed = " ".join(json.loads(raw[13])) if raw[13] else ""
+        unknown = " ".join(json.loads(raw[14])) if raw[14] else ""
+        yield LogRow._make(
+            (*raw[1:10], score, raw[11], raw[12], failed, unknown, raw[15], votes, reasons,
+             raw[16], raw[17])
+        )  # fmt: skip
 
 
 def write_log(

@@ -10,7 +10,6 @@ from .mdt import MdtMixin
 from .rows import (
     ROLES,
     AuditRow,
-    LogEntry,
     OutboxRow,
     Outgoing,
     ReferralRow,
@@ -26,7 +25,6 @@ __all__ = [
     "MIGRATIONS",
     "ROLES",
     "AuditRow",
-    "LogEntry",
     "OutboxRow",
     "Outgoing",
     "ReferralRow",

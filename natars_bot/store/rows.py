@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from ..dialogue import DialogueState
 
 __all__ = [
     "ROLES",
     "AuditRow",
-    "LogEntry",
     "OutboxRow",
     "Outgoing",
     "ReferralRow",
@@ -113,33 +112,3 @@ class Outgoing:
     chat_id: int | None = None
     markup: dict[str, Any] | None = None
     reply_to_summary: bool = False
-
-
-# The answers the screening log reads (with the SFT score's parts).
-LOG_ANSWERS = (
-    "histology", "grade", "tumor_size_cm", "asa_class", "consent", "age_years",
-    "sft_mitoses_per_2mm2", "sft_necrosis_percent", "sft_risk_score",
-)  # fmt: skip
-
-
-class LogEntry(NamedTuple):
-    """A referral as the screening log reads it: the answers it needs, the verdict stored when
-    it was closed or submitted, and the latest version's ballots. (A NamedTuple: exports build
-    one per referral, and it is the cheapest immutable record to build.)"""
-
-    public_id: str
-    site: str | None
-    status: str
-    version: int
-    created_at: str
-    updated_at: str
-    verdict: str | None
-    failed: str  # criterion ids, space-separated, in protocol order
-    unknown: str
-    protocol: str | None
-    answers: list[Any]  # the values of LOG_ANSWERS, in that order
-    submitted: bool
-    decision: str | None
-    decided_at: str | None
-    votes: str  # "Dr Chen: approve; Dr Liu: not_eligible"
-    reasons: str  # "Dr Liu: metastatic on PET"

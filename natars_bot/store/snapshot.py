@@ -1,21 +1,75 @@
 """Bulk reads for exports and statistics: a read-only connection of their own, used from a
 worker thread. Walking 100,000 referrals through the bot's async connection costs a thread hop
-per page and keeps the event loop busy; plain sqlite3 in a thread does neither."""
+per page and keeps the event loop busy; plain sqlite3 in a thread does neither.
+
+SQLite computes most of the screening log's cells (JSON and string functions) in a reader
+thread that releases the GIL, so its work overlaps Python's on two cores.
+"""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .rows import LOG_ANSWERS, LogEntry
-
-__all__ = ["Snapshot"]
+__all__ = ["SFT_PARTS", "Snapshot"]
 
 _PAGE = 2000
+_NO_VOTES = ("", "")
+# For SFT referrals only: the given score and its parts, as a JSON array, in this order.
+SFT_PARTS = (
+    "sft_risk_score", "age_years", "tumor_size_cm", "sft_mitoses_per_2mm2", "sft_necrosis_percent",
+)  # fmt: skip
+# The answers the log reads, extracted from the (large) state once per row into a small array.
+_ANSWERS = ("histology", "grade", "tumor_size_cm", "asa_class", "consent", *SFT_PARTS)
+_PATHS = ", ".join(f"'$.answers.{name}'" for name in _ANSWERS)
+_SFT = ", ".join(f"'$[{_ANSWERS.index(name)}]'" for name in SFT_PARTS)
+
+
+def _answer(name: str) -> str:
+    return f"json_extract(a, '$[{_ANSWERS.index(name)}]')"
+
+
+def _text(name: str) -> str:
+    return f"COALESCE(CAST({_answer(name)} AS TEXT), '')"
+
+
+# The screening log's columns in order (natars_bot.screening_log.LogRow) but for the votes and
+# reasons; the SFT score's ingredients where the score goes; `id` first for paging, the
+# submission's id last. (Criterion lists stay JSON: SQLite's json_each cost more than Python.)
+_LOG_QUERY = f"""
+SELECT id, public_id, COALESCE(site, ''), substr(created_at, 1, 10),
+    CASE WHEN sid IS NULL THEN substr(updated_at, 1, 10)
+         ELSE COALESCE(substr(decided_at, 1, 10), '') END,
+    COALESCE(protocol, ''), version, {_text("histology")}, {_text("grade")},
+    CASE WHEN {_answer("tumor_size_cm")} IS NULL THEN ''
+         ELSE printf('%g', {_answer("tumor_size_cm")}) END,
+    CASE WHEN {_answer("histology")} = 'SFT' THEN json_extract(a, {_SFT}) END,
+    {_text("asa_class")}, COALESCE(verdict, ''), failed, unknown,
+    CASE WHEN sid IS NULL THEN 'not submitted' ELSE COALESCE(decision, 'pending') END,
+    {_text("consent")}, status, sid
+FROM (
+    SELECT r.id, r.public_id, r.site, r.created_at, r.updated_at, r.protocol, r.version,
+        r.verdict, r.failed, r.unknown, r.status, s.id AS sid, s.decision, s.decided_at,
+        json_extract(COALESCE(s.state, r.state), {_PATHS}) AS a
+    FROM referrals r
+    LEFT JOIN submissions s ON s.referral_id = r.id AND s.version = r.version
+    WHERE {{conditions}} AND r.id > ? ORDER BY r.id LIMIT {_PAGE}
+)
+"""
+# Votes and reasons as the log prints them, one grouped query per page: a Python object per
+# ballot, or a correlated subquery per referral, each cost a third of a 100,000-row export.
+# Within a case, votes follow their primary key (reviewer by reviewer).
+_VOTES_QUERY = """
+SELECT v.submission_id,
+    group_concat(COALESCE(u.name, 'reviewer ' || v.reviewer_id) || ': ' || v.vote, '; '),
+    COALESCE(group_concat(CASE WHEN v.reason IS NOT NULL
+        THEN COALESCE(u.name, 'reviewer ' || v.reviewer_id) || ': ' || v.reason END, '; '), '')
+FROM votes v LEFT JOIN users u ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'
+WHERE v.submission_id IN ({marks}) GROUP BY v.submission_id
+"""
 
 
 class Snapshot:
@@ -30,11 +84,13 @@ class Snapshot:
     def __exit__(self, *exc: object) -> None:
         self._db.close()
 
-    def log_entries(
+    def log_cells(
         self, *, since: str | None = None, until: str | None = None, site: str | None = None
-    ) -> Iterator[LogEntry]:
-        """Every assessed referral (not drafts, not discarded) with its latest version's answers
-        and ballots, oldest first. `since`/`until`: dates of referral (inclusive)."""
+    ) -> Iterator[tuple[tuple[Any, ...], tuple[str, str]]]:
+        """(cells, (votes, reasons)) per assessed referral (not drafts, not discarded), oldest
+        first. In the cells, the SFT score's place holds its ingredients (see SFT_PARTS) for
+        SFT referrals, and failed/unknown are JSON lists. `since`/`until`: dates of referral,
+        inclusive."""
         conditions = ["r.status NOT IN ('draft', 'cancelled')"]
         params: list[Any] = []
         if since:
@@ -46,49 +102,29 @@ class Snapshot:
         if site:
             conditions.append("r.site = ?")
             params.append(site)
-        # One json_extract with several paths parses each state once (SQLite's own JSON).
-        paths = ", ".join(f"'$.answers.{name}'" for name in LOG_ANSWERS)
-        query = (
-            "SELECT r.id, r.public_id, r.site, r.status, r.version, r.created_at, r.updated_at,"
-            " r.verdict, r.failed, r.unknown, r.protocol, s.id, s.decision, s.decided_at,"
-            # Votes and reasons as the log prints them, joined by SQLite: building a Python
-            # object per ballot cost a quarter of a 100,000-row export. (Within a case they
-            # follow the votes' primary key, reviewer by reviewer.)
-            " (SELECT group_concat(COALESCE(u.name, 'reviewer ' || v.reviewer_id) || ': '"
-            "   || v.vote, '; ') FROM votes v LEFT JOIN users u ON u.telegram_id = v.reviewer_id"
-            "   AND u.role = 'reviewer' WHERE v.submission_id = s.id),"
-            " (SELECT group_concat(COALESCE(u.name, 'reviewer ' || v.reviewer_id) || ': '"
-            "   || v.reason, '; ') FROM votes v LEFT JOIN users u ON u.telegram_id = v.reviewer_id"
-            "   AND u.role = 'reviewer' WHERE v.submission_id = s.id AND v.reason IS NOT NULL),"
-            f" json_extract(COALESCE(s.state, r.state), {paths}) FROM referrals r"
-            " LEFT JOIN submissions s ON s.referral_id = r.id AND s.version = r.version"
-            f" WHERE {' AND '.join(conditions)} AND r.id > ? ORDER BY r.id LIMIT {_PAGE}"
-        )
+        query = _LOG_QUERY.format(conditions=" AND ".join(conditions))
 
-        def fetch(after: int) -> list[Any]:
-            return self._db.execute(query, (*params, after)).fetchall()
+        def fetch(after: int) -> tuple[list[Any], dict[int, tuple[str, str]]]:
+            page: list[Any] = self._db.execute(query, (*params, after)).fetchall()
+            submissions = [row[-1] for row in page if row[-1] is not None]
+            votes: dict[int, tuple[str, str]] = {}
+            if submissions:
+                grouped = _VOTES_QUERY.format(marks=",".join("?" * len(submissions)))
+                for sid, cast, reasons in self._db.execute(grouped, submissions):
+                    votes[sid] = (cast, reasons)
+            return page, votes
 
-        # The next page is read while this one is turned into rows: sqlite3 releases the GIL,
-        # so SQLite's work and Python's overlap on two cores. Only the reader thread touches
+        # The next page is read while this one is written out; only the reader thread touches
         # the connection.
         with ThreadPoolExecutor(max_workers=1) as reader:
             upcoming = reader.submit(fetch, 0)
             while True:
-                page = upcoming.result()
+                page, votes = upcoming.result()
                 if not page:
                     return
                 upcoming = reader.submit(fetch, page[-1][0])
-                yield from self._entries(page)
-
-    @staticmethod
-    def _entries(page: list[Any]) -> Iterator[LogEntry]:
-        for r in page:
-            yield LogEntry(
-                r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-                " ".join(json.loads(r[8])) if r[8] else "",
-                " ".join(json.loads(r[9])) if r[9] else "",
-                r[10], json.loads(r[16]), r[11] is not None, r[12], r[13], r[14] or "", r[15] or "",
-            )  # fmt: skip
+                for row in page:
+                    yield row, votes.get(row[-1], _NO_VOTES)
 
     def drafts_by_site(self, site: str | None = None) -> dict[str, int]:
         """Referrals still in progress, per site."""
