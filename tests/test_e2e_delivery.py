@@ -9,9 +9,8 @@ from typing import Any
 from natars_bot.local_api import ApiError, Disconnect
 from natars_bot.store import Store
 
-from .harness import MDT_CHAT, BotUnderTest, answer_all
-from .test_e2e_mdt import APPROVE, _team, submit, vote
-from .test_e2e_triage import BY_HISTOLOGY, COMMON
+from .harness import MDT_CHAT, BotUnderTest
+from .test_e2e_mdt import APPROVE, _team, complete_and_submit, submit, vote
 
 
 def _summaries(bot: BotUnderTest) -> list[dict[str, Any]]:
@@ -64,10 +63,7 @@ async def test_an_unreachable_api_gets_the_summary_when_it_comes_back(bot: BotUn
     surgeon, _, _ = await _team(bot)
     gate: list[Any] = [ApiError(502, "Bad Gateway")] * 100
     bot.server.faults.append(_failing(gate))
-    await surgeon.says("/new")
-    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY["UPS"]})
-    verdict = await surgeon.presses("See the verdict ➜", review)
-    await surgeon.presses("✅ Submit to MDT", verdict)
+    await complete_and_submit(surgeon)
     await bot.server.go_offline()
     gate.clear()
     await asyncio.sleep(1.5)  # the outbox keeps trying against a closed port
@@ -103,10 +99,7 @@ async def test_a_pending_outbox_is_delivered_after_a_restart(bot: BotUnderTest) 
     surgeon, _, _ = await _team(bot)
     failures: list[Any] = [ApiError(502, "Bad Gateway")] * 1000
     bot.server.faults.append(_failing(failures))
-    await surgeon.says("/new")
-    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY["LMS"]})
-    verdict = await surgeon.presses("See the verdict ➜", review)
-    await surgeon.presses("✅ Submit to MDT", verdict)
+    await complete_and_submit(surgeon, "LMS")
     await bot.stop()
     assert (await _outbox(bot)).get("pending") == 1
     failures.clear()

@@ -26,13 +26,18 @@ async def _team(bot: BotUnderTest) -> tuple[Person, Person, Person]:
     return bot.person(SURGEON), bot.person(REVIEWER_1, "Dr Chen"), bot.person(REVIEWER_2, "Dr Liu")
 
 
+async def complete_and_submit(surgeon: Person, histology: str = "UPS", **answers: str) -> None:
+    """Answer every question of a new referral and submit it to the MDT."""
+    await surgeon.says("/new")
+    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY[histology], **answers})
+    verdict = await surgeon.presses("See the verdict ➜", review)
+    await surgeon.presses("✅ Submit to MDT", verdict)
+
+
 async def submit(bot: BotUnderTest, surgeon: Person, **answers: str) -> dict[str, Any]:
     """Complete and submit a referral; returns its MDT summary once posted."""
     before = len(_summaries(bot))
-    await surgeon.says("/new")
-    review = await answer_all(surgeon, {**COMMON, **BY_HISTOLOGY["UPS"], **answers})
-    verdict = await surgeon.presses("See the verdict ➜", review)
-    await surgeon.presses("✅ Submit to MDT", verdict)
+    await complete_and_submit(surgeon, **answers)
     await bot.server.wait_for(lambda: len(_summaries(bot)) > before)
     return _summaries(bot)[-1]
 

@@ -166,18 +166,20 @@ async def on_start(update: Update, context: BotContext) -> None:
 
 
 async def _resume(update: Update, context: BotContext, draft: ReferralRow, language: str) -> None:
-    services = context.services
-    notice = services.wording.text(
+    notice = context.services.wording.text(
         language, "resumed", referral=draft.public_id, answered=len(draft.state.answers)
     )
-    assert update.effective_chat is not None
-    await show_screen(
-        context,
-        draft,
-        update.effective_chat.id,
-        question_screen(services, language, draft, notice=notice),
-        edit_message=None,
-    )
+    await _ask(update, context, draft, language, notice)
+
+
+async def _ask(
+    update: Update, context: BotContext, draft: ReferralRow, language: str, notice: Markup
+) -> None:
+    """Show the current question under `notice`, as a new message."""
+    if update.effective_chat is None:
+        return
+    screen = question_screen(context.services, language, draft, notice=notice)
+    await show_screen(context, draft, update.effective_chat.id, screen, edit_message=None)
 
 
 async def on_new(update: Update, context: BotContext) -> None:
@@ -193,13 +195,7 @@ async def on_new(update: Update, context: BotContext) -> None:
         return
     draft = await services.store.start_referral(user.telegram_id, user.site)
     notice = services.wording.text(language, "started", referral=draft.public_id)
-    await show_screen(
-        context,
-        draft,
-        update.effective_chat.id,
-        question_screen(services, language, draft, notice=notice),
-        edit_message=None,
-    )
+    await _ask(update, context, draft, language, notice)
 
 
 async def on_cancel(update: Update, context: BotContext) -> None:
