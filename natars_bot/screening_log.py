@@ -64,11 +64,21 @@ def csv_header() -> bytes:
     return "\ufeff".encode() + _csv_line(COLUMNS)
 
 
-def cells(row: LogRow) -> list[str]:
-    """A row's cells in column order, neutralised."""
-    # neutralise() inlined: this runs for every cell of every row of an export.
+# Columns whose text comes from people (a registered site name, the protocol file's version,
+# reviewers' names and reasons). Every other column is an id, a date, a number or a code the
+# bot wrote itself, none of which starts with a formula character.
+FREE_TEXT = tuple(COLUMNS.index(name) for name in ("site", "protocol", "votes", "reasons"))
+
+
+def cells(row: LogRow) -> Sequence[object]:
+    """A row's cells in column order, free text neutralised (this runs for every row)."""
     starts = _FORMULA_STARTS
-    return ["'" + cell if cell[:1] in starts else cell for cell in map(str, row)]
+    if not any(str(row[i])[:1] in starts for i in FREE_TEXT):
+        return row
+    values = list(row)
+    for i in FREE_TEXT:
+        values[i] = neutralise(str(values[i]))
+    return values
 
 
 def csv_row(row: LogRow) -> bytes:
@@ -76,7 +86,7 @@ def csv_row(row: LogRow) -> bytes:
     return _csv_line(cells(row))
 
 
-def _csv_line(values: Sequence[str]) -> bytes:
+def _csv_line(values: Sequence[object]) -> bytes:
     _BUFFER.seek(0)
     _BUFFER.truncate()
     _WRITER.writerow(values)
