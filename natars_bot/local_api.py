@@ -242,8 +242,16 @@ class LocalBotApi:
         """Queue a press of the button carrying `data` under `message`."""
         return await self._press(user, message, data)
 
-    async def _press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> int:
+    async def press_query(self, user: dict[str, Any], message: dict[str, Any], data: str) -> str:
+        """Queue a press of the button carrying `data`; returns the callback query's id."""
         query_id = str(next(self._query_ids))
+        await self._press(user, message, data, query_id)
+        return query_id
+
+    async def _press(
+        self, user: dict[str, Any], message: dict[str, Any], data: str, query_id: str = ""
+    ) -> int:
+        query_id = query_id or str(next(self._query_ids))
         self.callback_answers[query_id] = {}
         query = {
             "id": query_id,

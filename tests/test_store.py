@@ -127,8 +127,8 @@ async def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
 async def test_the_last_update_is_remembered_with_the_write(store: Store) -> None:
     """A write made while handling update N records N, for skipping redeliveries."""
     assert await store.last_update_id() == 0
-    store.update_id = 41
+    store.handling(41)
     await store.start_referral(10, "A")
-    store.update_id = 40  # never goes back
+    store.handling(40)  # never goes back
     await store.set_language(10, "zh")
     assert await store.last_update_id() == 41

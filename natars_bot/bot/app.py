@@ -109,7 +109,7 @@ async def skip_replayed(update: Update, context: BotContext) -> None:
     if update.update_id <= services.replayed_up_to:
         log.info("skipping update %d: already handled before the restart", update.update_id)
         raise ApplicationHandlerStop
-    services.store.update_id = update.update_id
+    services.store.handling(update.update_id)
 
 
 async def start_up(application: Application) -> None:  # type: ignore[type-arg]

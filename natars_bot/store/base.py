@@ -8,9 +8,11 @@ audit row, and is committed before the bot replies.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -37,11 +39,13 @@ class StoreBase:
     def __init__(self, connection: aiosqlite.Connection, clock: Clock = _utc_now) -> None:
         self._db = connection
         self._clock = clock
-        # The Telegram update being handled (updates are handled one at a time). Every write
-        # records it, so that after a crash an update Telegram delivers again is recognised.
-        self.update_id: int | None = None
+        # The Telegram update being handled, in the handler's context only (the JobQueue's
+        # jobs run in tasks of their own and do not see it). A handler's writes record it, so
+        # that after a crash an update Telegram delivers again is recognised.
+        self._update_id: ContextVar[int | None] = ContextVar("update_id", default=None)
         self.path: Path | None = None  # the database file, for readers with their own connection
         self._sites: list[str] | None = None
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:
@@ -89,19 +93,33 @@ class StoreBase:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        # One connection serves the update handlers and the JobQueue's outbox and reminder
+        # jobs, which interleave at every await: without this lock, one coroutine's statements
+        # would run inside another's transaction ("cannot start a transaction within a
+        # transaction", found by the load benchmark).
+        async with self._write_lock, self._transaction_unlocked() as db:
+            yield db
+
+    @asynccontextmanager
+    async def _transaction_unlocked(self) -> AsyncIterator[aiosqlite.Connection]:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
-            if self.update_id is not None:
+            update_id = self._update_id.get()
+            if update_id is not None:
                 await self._db.execute(
                     "INSERT INTO bot_state (key, value) VALUES ('last_update_id', ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                    (self.update_id,),
+                    (update_id,),
                 )
         except BaseException:
             await self._db.execute("ROLLBACK")
             raise
         await self._db.execute("COMMIT")
+
+    def handling(self, update_id: int) -> None:
+        """Note the update the current handler works on (see `_update_id`)."""
+        self._update_id.set(update_id)
 
     async def last_update_id(self) -> int:
         """The newest Telegram update whose effects were committed (0 before any)."""

@@ -172,10 +172,11 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         self, chat_id: int, message_id: int, submission_id: int, reviewer_id: int, vote: Vote
     ) -> None:
         """Remember that the bot asked a reviewer for a reason (answered by a reply)."""
-        await self._db.execute(
-            "INSERT OR REPLACE INTO reason_prompts VALUES (?, ?, ?, ?, ?)",
-            (chat_id, message_id, submission_id, reviewer_id, vote.value),
-        )
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO reason_prompts VALUES (?, ?, ?, ?, ?)",
+                (chat_id, message_id, submission_id, reviewer_id, vote.value),
+            )
 
     async def reason_prompt(self, chat_id: int, message_id: int) -> tuple[int, int, Vote] | None:
         """(submission id, reviewer id, vote) a prompt message asked about, if still open."""

@@ -91,11 +91,12 @@ class OutboxMixin(StoreBase):
 
     async def summary_seen(self, submission_id: int, chat_id: int, message_id: int) -> None:
         """Learn a summary's message id from a button pressed under it (after an uncertain post)."""
-        await self._db.execute(
-            "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ?"
-            " WHERE id = ? AND mdt_message_id IS NULL",
-            (chat_id, message_id, submission_id),
-        )
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ?"
+                " WHERE id = ? AND mdt_message_id IS NULL",
+                (chat_id, message_id, submission_id),
+            )
 
     async def outbox_sent(self, row: OutboxRow, chat_id: int, message_id: int | None) -> None:
         """Record a delivery; a summary's message id is what later edits and reminders use."""
@@ -117,11 +118,12 @@ class OutboxMixin(StoreBase):
     async def outbox_retry(self, row: OutboxRow, delay: float, error: str) -> None:
         """Try again after `delay` seconds."""
         due = self._instant(delay)
-        await self._db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-            " WHERE id = ?",
-            (due, error[:500], row.id),
-        )
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                " WHERE id = ?",
+                (due, error[:500], row.id),
+            )
 
     async def outbox_give_up(
         self, row: OutboxRow, status: Literal["uncertain", "failed"], error: str

@@ -111,9 +111,10 @@ class ReferralsMixin(StoreBase):
 
     async def set_message(self, referral: ReferralRow, message_id: int | None) -> None:
         """Remember which message shows the current question (it is edited in place)."""
-        await self._db.execute(
-            "UPDATE referrals SET message_id = ? WHERE id = ?", (message_id, referral.id)
-        )
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE referrals SET message_id = ? WHERE id = ?", (message_id, referral.id)
+            )
 
     async def close_referral(
         self,

@@ -1,0 +1,422 @@
+"""Load benchmark: natars-bot's own cost per update, beside a bare python-telegram-bot bot.
+
+    python -m benchmarks.load [--surgeons 50] [--rounds 2] [--stored 0] [--open-only 0]
+                              [--json load.json]
+
+The local Bot API server runs in its own process (natars_bot.driver); each bot under test runs
+in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
+nothing else, and (b) `natars-bot run` on a fresh SQLite file. Simulated surgeons, concurrently,
+go through complete referrals (mixed histologies, some wrong answers, some Back presses), then
+two MDT reviewers approve every submission; the echo bot gets the same number of messages and
+presses. Bots alternate, round after round. Latency is measured by the server: from an update
+becoming available to the bot until its reply. `--stored N` starts natars-bot with N referrals
+already in its database; `--open-only K` stops each surgeon after K answers (open dialogues).
+Targets (issue #7) are printed beside the figures, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks.export import populate
+from natars_bot.flow import default_flow
+from natars_bot.store import Store
+
+TOKEN = "777:load-benchmark"
+MDT = -1009
+REVIEWERS = (9001, 9002)
+FLOW = default_flow()
+PROMPTS = [(q.prompt["en"].replace("<i>", "").replace("</i>", ""), q) for q in FLOW.questions]
+TYPED = {
+    "screening_number": "S-{n}",
+    "age_years": "62",
+    "tumor_size_cm": "12 cm",
+    "asa_class": "ASA II",
+    "sft_mitoses_per_2mm2": "5",
+    "sft_necrosis_percent": "20%",
+    "sft_risk_score": "6",
+    "note": "large mass",
+}
+WRONG = {"age_years": "sixty", "tumor_size_cm": "big", "asa_class": "ASA 9"}
+PRESS = {
+    "sex": "Male",
+    "origin": "Retroperitoneum",
+    "metastasis": "None",
+    "organ_function": "Normal",
+    "r0_r1_resectable": "Yes",
+    "fit_for_chemo_and_surgery": "Yes",
+    "consent": "Signed",
+    "ihc_mdm2": "Positive",
+    "ihc_cdk4": "Positive",
+    "fish_mdm2": "Amplified",
+    "grade": "G2",
+    "histologically_proven": "Yes",
+    "pet_ct_done": "Yes",
+}
+
+
+@dataclass
+class Run:
+    """One bot's figures for one round."""
+
+    bot: str
+    updates: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    peak_mb: float = 0.0
+    database_mb: float = 0.0
+    says: int = 0
+    presses: int = 0
+    submitted: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The figures, without the raw latencies."""
+        lat = sorted(self.latencies_ms) or [0.0]
+
+        def pct(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1)
+
+        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        return {
+            **data,
+            "updates_per_s": round(self.updates / self.seconds, 1) if self.seconds else 0,
+            "p50_ms": pct(0.5),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "max_ms": round(lat[-1], 1),
+        }
+
+
+class Driver:
+    """Talks to natars_bot.driver over HTTP."""
+
+    def __init__(self, session: aiohttp.ClientSession, port: int, run: Run) -> None:
+        self.http, self.base, self.run = session, f"http://127.0.0.1:{port + 1}/driver", run
+
+    async def _post(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            async with self.http.post(f"{self.base}/{path}", json=body) as response:
+                data = await response.json()
+        except Exception:
+            self.run.errors += 1
+            print(f"no reply to {path} {json.dumps(body)[:200]}", file=sys.stderr)
+            return []
+        self.run.updates += 1
+        self.run.latencies_ms.append(data["latency_ms"])
+        return list(data["chat"])
+
+    async def say(
+        self, user: dict[str, Any], text: str, chat_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        self.run.says += 1
+        return await self._post("say", {"user": user, "text": text, "chat_id": chat_id})
+
+    async def press(
+        self, user: dict[str, Any], chat_id: int, message: dict[str, Any], data: str
+    ) -> list[dict[str, Any]]:
+        self.run.presses += 1
+        return await self._post(
+            "press",
+            {"user": user, "chat_id": chat_id, "message_id": message["message_id"], "data": data},
+        )
+
+    async def messages(self, chat_id: int) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.base}/messages/{chat_id}") as response:
+            return list(await response.json())
+
+
+def _button(message: dict[str, Any], label: str) -> str | None:
+    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+        for button in row:
+            if button["text"] == label:
+                return str(button["callback_data"])
+    return None
+
+
+def _first_button(message: dict[str, Any]) -> str | None:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return str(rows[0][0]["callback_data"]) if rows and rows[0] else None
+
+
+def _question(message: dict[str, Any]) -> Any:
+    text = message.get("text", "")
+    for prompt, question in PROMPTS:
+        if prompt in text:
+            return question
+    return None
+
+
+async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> None:
+    """One surgeon's complete referral (or the first `stop_after` answers of one)."""
+    user = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
+    chat = await driver.say(user, "/new")
+    histology = rng.choice(["DDLPS", "LMS", "UPS", "SFT"])
+    answered = 0
+    backed = False
+    for _ in range(80):
+        if not chat:
+            return
+        screen = chat[-1]
+        question = _question(screen)
+        if question is None:
+            break
+        if stop_after and answered >= stop_after:
+            return
+        field_name = question.field
+        if not backed and answered == 5 and rng.random() < 0.2 and _button(screen, "⬅ Back"):
+            backed = True
+            chat = await driver.press(user, user["id"], screen, _button(screen, "⬅ Back") or "")
+            continue
+        if field_name in WRONG and rng.random() < 0.15:
+            chat = await driver.say(user, WRONG[field_name])
+            continue
+        answered += 1
+        if field_name in TYPED:
+            chat = await driver.say(user, TYPED[field_name].format(n=n))
+            continue
+        label = histology if field_name == "histology" else PRESS.get(field_name, "No")
+        data = _button(screen, label) or _first_button(screen)
+        if data is None:
+            return
+        chat = await driver.press(user, user["id"], screen, data)
+    for label in ("See the verdict ➜", "✅ Submit to MDT"):
+        if not chat:
+            return
+        data = _button(chat[-1], label)
+        if data is None:
+            return
+        chat = await driver.press(user, user["id"], chat[-1], data)
+    driver.run.submitted += 1
+
+
+async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
+    """The same number of messages and presses, for the echo bot."""
+    user = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
+    chat = await driver.say(user, "/new")
+    for step in range(says + presses - 1):
+        if step < presses and chat:
+            chat = await driver.press(user, user["id"], chat[-1], "ok")
+        else:
+            chat = await driver.say(user, f"answer {step}")
+
+
+async def drive(
+    kind: str, port: int, surgeons: int, run: Run, stop_after: int, counts: tuple[int, int]
+) -> None:
+    """All surgeons at once, then (natars-bot) two approvals of every submission."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        driver = Driver(session, port, run)
+        warm = {"id": 10_000, "is_bot": False, "first_name": "warm-up"}
+        for _ in range(60):  # until the bot polls
+            if await driver.say(warm, "/help"):
+                break
+            await asyncio.sleep(0.5)
+        run.updates = run.says = run.presses = run.errors = 0
+        run.latencies_ms.clear()
+        rng = random.Random(7)
+        started = time.perf_counter()
+        if kind == "natars":
+            await asyncio.gather(
+                *(
+                    refer(driver, n, random.Random(rng.random()), stop_after)
+                    for n in range(1, surgeons + 1)
+                )
+            )
+            if not stop_after:
+                # Waiting for the outbox to post the summaries is not the bot's processing time.
+                run.seconds = time.perf_counter() - started
+                summaries = await wait_for_summaries(driver, run.submitted)
+                started = time.perf_counter()
+                await vote_all(driver, summaries)
+        else:
+            says, presses = counts
+            per = max(1, surgeons)
+            await asyncio.gather(
+                *(echo_load(driver, n, says // per, presses // per) for n in range(1, surgeons + 1))
+            )
+        run.seconds += time.perf_counter() - started
+
+
+async def wait_for_summaries(driver: Driver, submitted: int) -> list[dict[str, Any]]:
+    """The MDT summaries, once every submission has been posted (or after 60 s)."""
+    summaries: list[dict[str, Any]] = []
+    for _ in range(240):
+        summaries = [
+            m for m in await driver.messages(MDT) if "NATARS referral" in m.get("text", "")
+        ]
+        if len(summaries) >= submitted:
+            break
+        await asyncio.sleep(0.25)
+    return summaries
+
+
+async def vote_all(driver: Driver, summaries: list[dict[str, Any]]) -> None:
+    """Two reviewers approve every summary posted to the MDT group."""
+
+    async def approve(reviewer: int) -> None:
+        user = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
+        for summary in summaries:
+            data = _button(summary, "✅ Approve for enrolment")
+            if data:
+                await driver.press(user, MDT, summary, data)
+
+    await asyncio.gather(*(approve(r) for r in REVIEWERS))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _register(database: Path, surgeons: int) -> None:
+    store = await Store.open(database)
+    for n in range(surgeons + 1):
+        await store.add_user(
+            10_000 + n, "surgeon", site="Shanghai Zhongshan Hospital", name=None, actor="load"
+        )
+    for reviewer in REVIEWERS:
+        await store.add_user(
+            reviewer, "reviewer", site=None, name=f"Reviewer {reviewer}", actor="load"
+        )
+    await store.close()
+
+
+def _peak_mb(pid: int) -> float:
+    match = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def run_bot(
+    kind: str, port: int, args: argparse.Namespace, folder: Path, counts: tuple[int, int]
+) -> Run:
+    """Start one bot process, drive it, stop it; its figures."""
+    run = Run(kind)
+    database = folder / f"{kind}-{time.monotonic_ns()}.sqlite3"
+    env = {
+        **os.environ,
+        "NATARS_TELEGRAM_TOKEN": TOKEN,
+        "NATARS_BOT_API_URL": f"http://127.0.0.1:{port}/bot",
+        "NATARS_DATABASE": str(database),
+        "NATARS_MDT_CHAT_ID": str(MDT),
+        "NATARS_RATE_LIMIT": "false",
+        "NATARS_OUTBOX_INTERVAL_SECONDS": "0.5",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    if kind == "natars":
+        if args.stored:
+            populate(database, args.stored)
+        asyncio.run(_register(database, args.surgeons))
+        command = [sys.executable, "-m", "natars_bot", "run"]
+    else:
+        command = [sys.executable, "-m", "benchmarks.echo_bot"]
+    log = (folder / f"{kind}.log").open("w")
+    process = subprocess.Popen(command, env=env, stderr=log)
+    try:
+        asyncio.run(drive(kind, port, args.surgeons, run, args.open_only, counts))
+        run.peak_mb = _peak_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+        if os.environ.get("LOAD_KEEP_LOGS"):
+            text = (folder / f"{kind}.log").read_text()
+            print(
+                "\n".join(
+                    line
+                    for line in text.splitlines()
+                    if "apscheduler" not in line and "httpx" not in line
+                )[-6000:],
+                file=sys.stderr,
+            )
+    if database.exists():
+        run.database_mb = round(database.stat().st_size / 1e6, 1)
+    return run
+
+
+def main() -> None:
+    """Alternate the bots, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--surgeons", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--stored", type=int, default=0, help="referrals already in the database")
+    parser.add_argument(
+        "--open-only", type=int, default=0, help="answers per surgeon (open dialogues)"
+    )
+    parser.add_argument("--json", type=Path, default=Path("load.json"))
+    args = parser.parse_args()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "natars_bot.driver",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--group",
+            str(MDT),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    server.stdout.readline()  # "ready"
+    runs: list[Run] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for _ in range(args.rounds):
+                natars = run_bot("natars", port, args, Path(folder), (0, 0))
+                echo = run_bot("echo", port, args, Path(folder), (natars.says, natars.presses))
+                runs += [natars, echo]
+    finally:
+        server.terminate()
+        server.wait(10)
+    rows = [run.summary() for run in runs]
+    print(
+        f"{'bot':8}{'updates':>9}{'upd/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
+        f"{'errors':>8}{'peak MB':>9}{'db MB':>8}"
+    )
+    for row in rows:
+        print(
+            f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['p50_ms']:>8}{row['p95_ms']:>8}"
+            f"{row['p99_ms']:>8}{row['max_ms']:>8}{row['errors']:>8}{row['peak_mb']:>9.0f}{row['database_mb']:>8}"
+        )
+    natars_rows = [r for r in rows if r["bot"] == "natars"]
+    echo_rows = [r for r in rows if r["bot"] == "echo"]
+    ratio = statistics.mean(r["updates_per_s"] for r in natars_rows) / max(
+        0.1, statistics.mean(r["updates_per_s"] for r in echo_rows)
+    )
+    p99 = statistics.mean(r["p99_ms"] for r in natars_rows) / max(
+        0.1, statistics.mean(r["p99_ms"] for r in echo_rows)
+    )
+    print(
+        f"natars-bot / echo: throughput {ratio:.0%} (target ≥ 70%),"
+        f" p99 latency {p99:.2f}× (target ≤ 2×)"
+    )
+    args.json.write_text(
+        json.dumps({"runs": rows, "throughput_ratio": ratio, "p99_ratio": p99}, indent=2)
+    )
+    print(f"figures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""An HTTP driver for the local Bot API server, for load tests run from another process.
+
+`python -m natars_bot.driver --port P --token T` serves the local Bot API server on 127.0.0.1:P
+and, beside it, these endpoints for a driver:
+
+    POST /driver/say    {"user": {...}, "text": "...", "chat_id": optional}
+    POST /driver/press  {"user": {...}, "chat_id": N, "message_id": N, "data": "..."}
+    GET  /driver/messages/{chat_id}
+
+`say` answers once the bot has replied in that chat with sendMessage, `press` once it has
+answered the callback query (and, for presses in private chats, edited or sent the next
+screen). Each answer carries the latency the server measured: from the moment the update was
+available to the bot until that reply arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .local_api import LocalBotApi
+
+__all__ = ["DrivenServer", "main"]
+
+log = logging.getLogger("natars_bot.driver")
+
+_REPLIES = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery", "sendDocument"})
+
+
+class DrivenServer:
+    """The local server plus the driver's endpoints and reply tracking."""
+
+    def __init__(self, token: str) -> None:
+        self.api = LocalBotApi(token)
+        self._replies: list[tuple[float, str, int | None, str | None]] = []
+        self.api.faults.append(self._observe)  # sees every call, changes nothing
+
+    def _observe(self, method: str, params: dict[str, Any]) -> None:
+        if method in _REPLIES:
+            chat = params.get("chat_id")
+            self._replies.append(
+                (time.perf_counter(), method, int(chat) if chat is not None else None,
+                 str(params.get("callback_query_id")) if "callback_query_id" in params else None)
+            )  # fmt: skip
+
+    async def _wait(self, since: int, matches: Any, timeout: float = 30.0) -> float:
+        """The time of the first reply after index `since` that `matches`."""
+
+        def found() -> float | None:
+            for at, method, chat, query in self._replies[since:]:
+                if matches(method, chat, query):
+                    return at
+            return None
+
+        try:
+            await self.api.wait_for(lambda: found() is not None, timeout=timeout)
+        except TimeoutError:
+            log.warning(
+                "no reply within %.0f s after call %d: %s",
+                timeout,
+                since,
+                self._replies[since:][-3:],
+            )
+            raise web.HTTPGatewayTimeout() from None
+        return found() or 0.0
+
+    async def say(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user, chat_id = body["user"], body.get("chat_id")
+        target = int(chat_id) if chat_id is not None else int(user["id"])
+        mark = len(self._replies)
+        started = time.perf_counter()
+        await self.api.user_says(user, str(body["text"]), chat_id)
+        at = await self._wait(
+            mark, lambda m, c, q: m in ("sendMessage", "sendDocument") and c == target
+        )
+        await asyncio.sleep(0)  # let the handler's last calls land before the driver reads
+        return web.json_response({"latency_ms": (at - started) * 1000, "chat": self._chat(target)})
+
+    async def press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        chat_id = int(body["chat_id"])
+        message = self.api.chats[chat_id].messages[int(body["message_id"])]
+        mark = len(self._replies)
+        started = time.perf_counter()
+        query = await self.api.press_query(body["user"], message, str(body["data"]))
+        at = await self._wait(mark, lambda m, c, q: m == "answerCallbackQuery" and q == query)
+        alerted = bool(self.api.callback_answers.get(query, {}).get("show_alert"))
+        if chat_id > 0 and not alerted:  # a private chat: wait for the next screen as well
+            await self._wait(
+                mark, lambda m, c, q: m in ("editMessageText", "sendMessage") and c == chat_id
+            )
+        return web.json_response({"latency_ms": (at - started) * 1000, "chat": self._chat(chat_id)})
+
+    async def messages(self, request: web.Request) -> web.Response:
+        return web.json_response(self.api.bot_messages(int(request.match_info["chat_id"])))
+
+    def _chat(self, chat_id: int) -> list[dict[str, Any]]:
+        return self.api.bot_messages(chat_id)[-3:]
+
+    async def serve(self, port: int) -> None:
+        """Run the Bot API server on `port` and the driver endpoints on `port + 1`."""
+        await self.api.start(port=port)
+        app = web.Application()
+        app.router.add_post("/driver/say", self.say)
+        app.router.add_post("/driver/press", self.press)
+        app.router.add_get("/driver/messages/{chat_id}", self.messages)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port + 1).start()
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    """Serve until killed."""
+    parser = argparse.ArgumentParser(description="local Bot API server with a load driver")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--group", type=int, action="append", default=[], help="a group chat id")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="driver: %(levelname)s %(message)s")
+    server = DrivenServer(args.token)
+    for chat_id in args.group:
+        server.api.group(chat_id, f"group {chat_id}")
+    asyncio.run(server.serve(args.port))
+
+
+if __name__ == "__main__":
+    main()
