@@ -16,7 +16,6 @@ from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 
-from ..consort import render_flow
 from ..errors import StoreError
 from ..exports import flow_counts, write_log
 from ..stats import flow_text
@@ -55,6 +54,8 @@ async def on_stats(update: Update, context: BotContext) -> None:
     if database is None:  # pragma: no cover - Store.open sets it
         return
     overall, sites = await asyncio.to_thread(flow_counts, database, services.protocol)
+    from ..consort import render_flow  # noqa: PLC0415 - matplotlib costs ~40 MB: load on first use
+
     picture = await asyncio.to_thread(render_flow, overall, sites, "png")  # matplotlib blocks
     await services.store.record(str(update.effective_user.id), "stats", {})
     await context.bot.send_photo(
