@@ -170,7 +170,10 @@ def extras(flow: Flow, state: DialogueState) -> dict[str, Value | None]:
     return {f: state.answers.get(f) for f in flow.extras}
 
 
-def new_failures(before: Assessment, after: Assessment, state: DialogueState) -> tuple[str, ...]:
-    """Criteria that an answer has just made fail, and that the surgeon has not yet seen."""
-    earlier = set(before.failed) | set(state.acknowledged)
+def new_failures(
+    before: Assessment | None, after: Assessment, state: DialogueState
+) -> tuple[str, ...]:
+    """Criteria that an answer has just made fail, and that the surgeon has not yet seen
+    (`before`, when given, also counts as seen)."""
+    earlier = set(state.acknowledged) | set(before.failed if before is not None else ())
     return tuple(c for c in after.failed if c not in earlier)

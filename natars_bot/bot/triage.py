@@ -332,9 +332,10 @@ async def _accept(
 ) -> None:
     """Save an accepted answer, then show what follows: an early fail, a question, the review."""
     services = context.services
-    before = _assess(services, draft)
     after = _assess(services, draft, accepted.state)
-    fresh = new_failures(before, after, accepted.state)
+    # Every fail an answer causes is shown (and acknowledged) at once, so the state alone says
+    # what the surgeon has seen: no need to assess the answers before this one again.
+    fresh = new_failures(None, after, accepted.state)
     state = accepted.state
     if fresh:
         state = state.model_copy(update={"acknowledged": (*state.acknowledged, *fresh)})

@@ -46,6 +46,7 @@ class StoreBase:
         self.path: Path | None = None  # the database file, for readers with their own connection
         self._sites: list[str] | None = None
         self._write_lock = asyncio.Lock()
+        self._message_ids: dict[int, int] = {}  # referral id → its question's message
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:

@@ -27,10 +27,10 @@ class ReferralsMixin(StoreBase):
         " created_at, updated_at, submitted_at"
     )
 
-    @staticmethod
-    def _referral(row: Any) -> ReferralRow:
+    def _referral(self, row: Any) -> ReferralRow:
         values = list(row)
         values[6] = DialogueState.model_validate_json(values[6])
+        values[7] = self._message_ids.get(values[0], values[7])
         return ReferralRow(*values)
 
     async def draft_of(self, surgeon_id: int) -> ReferralRow | None:
@@ -100,9 +100,15 @@ class ReferralsMixin(StoreBase):
         at = self.now()
         async with self._transaction() as db:
             cursor = await db.execute(
-                "UPDATE referrals SET state = ?, histology = ?, updated_at = ?"
-                " WHERE id = ? AND status = 'draft'",
-                (state.model_dump_json(), state.answers.get("histology"), at, referral.id),
+                "UPDATE referrals SET state = ?, histology = ?, updated_at = ?,"
+                " message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'draft'",
+                (
+                    state.model_dump_json(),
+                    state.answers.get("histology"),
+                    at,
+                    self._message_ids.get(referral.id),
+                    referral.id,
+                ),
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
@@ -110,11 +116,16 @@ class ReferralsMixin(StoreBase):
         return await self.referral(referral.id)
 
     async def set_message(self, referral: ReferralRow, message_id: int | None) -> None:
-        """Remember which message shows the current question (it is edited in place)."""
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE referrals SET message_id = ? WHERE id = ?", (message_id, referral.id)
-            )
+        """Remember which message shows the current question (it is edited in place).
+
+        Kept in memory and written with the next saved answer: it only decides which old
+        keyboard to tidy away, and a transaction of its own (fsync'd) per update cost more
+        than the tidying is worth. After a restart it may point one message back; harmless.
+        """
+        if message_id is not None:
+            self._message_ids[referral.id] = message_id
+        else:
+            self._message_ids.pop(referral.id, None)
 
     async def close_referral(
         self,
