@@ -41,6 +41,7 @@ from natars_bot.store import Store
 TOKEN = "777:load-benchmark"
 MDT = -1009
 REVIEWERS = (9001, 9002)
+REPLY_TIMEOUT = 120.0  # set from --reply-timeout
 FLOW = default_flow()
 PROMPTS = [(q.prompt["en"].replace("<i>", "").replace("</i>", ""), q) for q in FLOW.questions]
 TYPED = {
@@ -221,7 +222,9 @@ async def drive(
     kind: str, port: int, surgeons: int, run: Run, stop_after: int, counts: tuple[int, int]
 ) -> None:
     """All surgeons at once, then (natars-bot) two approvals of every submission."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT + 30)
+    ) as session:
         driver = Driver(session, port, run)
         warm = {"id": 10_000, "is_bot": False, "first_name": "warm-up"}
         for _ in range(60):  # until the bot polls
@@ -361,7 +364,12 @@ def main() -> None:
         "--open-only", type=int, default=0, help="answers per surgeon (open dialogues)"
     )
     parser.add_argument("--json", type=Path, default=Path("load.json"))
+    parser.add_argument(
+        "--reply-timeout", type=float, default=120.0, help="seconds a reply may take under load"
+    )
     args = parser.parse_args()
+    global REPLY_TIMEOUT  # noqa: PLW0603 - one setting read by the driver's HTTP client
+    REPLY_TIMEOUT = args.reply_timeout
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -374,6 +382,8 @@ def main() -> None:
             TOKEN,
             "--group",
             str(MDT),
+            "--reply-timeout",
+            str(args.reply_timeout),
         ],
         stdout=subprocess.PIPE,
         text=True,

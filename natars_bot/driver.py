@@ -35,8 +35,9 @@ _REPLIES = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery", "
 class DrivenServer:
     """The local server plus the driver's endpoints and reply tracking."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, reply_timeout: float = 30.0) -> None:
         self.api = LocalBotApi(token)
+        self.reply_timeout = reply_timeout
         self._replies: list[tuple[float, str, int | None, str | None]] = []
         self.api.faults.append(self._observe)  # sees every call, changes nothing
 
@@ -48,7 +49,7 @@ class DrivenServer:
                  str(params.get("callback_query_id")) if "callback_query_id" in params else None)
             )  # fmt: skip
 
-    async def _wait(self, since: int, matches: Any, timeout: float = 30.0) -> float:
+    async def _wait(self, since: int, matches: Any, timeout: float | None = None) -> float:
         """The time of the first reply after index `since` that `matches`."""
 
         def found() -> float | None:
@@ -57,6 +58,7 @@ class DrivenServer:
                     return at
             return None
 
+        timeout = timeout or self.reply_timeout
         try:
             await self.api.wait_for(lambda: found() is not None, timeout=timeout)
         except TimeoutError:
@@ -123,9 +125,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--group", type=int, action="append", default=[], help="a group chat id")
+    parser.add_argument(
+        "--reply-timeout", type=float, default=30.0, help="seconds to wait for the bot"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="driver: %(levelname)s %(message)s")
-    server = DrivenServer(args.token)
+    server = DrivenServer(args.token, args.reply_timeout)
     for chat_id in args.group:
         server.api.group(chat_id, f"group {chat_id}")
     asyncio.run(server.serve(args.port))
