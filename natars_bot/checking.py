@@ -28,7 +28,6 @@ __all__ = [
     "assessment_json_line",
     "detect_shape",
     "numbered_lines",
-    "parse_referral",
     "read_lines",
     "read_referrals",
 ]
@@ -103,14 +102,6 @@ def read_lines(lines: Iterable[tuple[int, str]]) -> Iterator[Record]:
             yield Record(label, Referral.model_validate_json(line))
         except ValidationError as exc:
             yield Record(label, None, f"{label}: {_explain(exc)}")
-
-
-def parse_referral(data: Any) -> Referral:
-    """Validate one referral given as parsed JSON; raises InputError naming the fields."""
-    record = _validate("referral", data)
-    if record.referral is None:
-        raise InputError(record.error or "invalid referral")
-    return record.referral
 
 
 def _validate(label: str, data: Any) -> Record:

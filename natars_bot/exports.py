@@ -6,15 +6,13 @@ Synchronous on purpose: callers run these in a worker thread (`asyncio.to_thread
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .protocol import Protocol
-from .screening_log import LogRow, cells, csv_header, json_line, write_xlsx
+from .screening_log import LogRow, json_line, write_csv, write_xlsx
 from .stats import FlowCounts, count_flow
 from .store import Snapshot
 from .store.snapshot import SFT_PARTS
@@ -80,17 +78,7 @@ def write_log(
                 target.write(json_line(row))
                 count += 1
             return count
-        target.write(csv_header())
-        # One csv.writer over a text layer for the whole file (a buffer per row cost a third
-        # of a 100,000-row export); detached at the end so that `target` stays open.
-        text = io.TextIOWrapper(target, encoding="utf-8", newline="")
-        writer = csv.writer(text, lineterminator="\r\n")
-        for row in rows:
-            writer.writerow(cells(row))
-            count += 1
-        text.flush()
-        text.detach()
-        return count
+        return write_csv(rows, target)
 
 
 def _reporting(rows: Iterator[LogRow], progress: Callable[[int], None]) -> Iterator[LogRow]:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import BinaryIO, NamedTuple
 
 __all__ = [
     "COLUMNS",
     "LogRow",
-    "csv_chunks",
-    "csv_header",
-    "csv_row",
     "json_line",
     "neutralise",
+    "write_csv",
     "write_xlsx",
 ]
 
@@ -59,11 +57,6 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
 
 
-def csv_header() -> bytes:
-    """The CSV header line, after a UTF-8 byte order mark."""
-    return "\ufeff".encode() + _csv_line(COLUMNS)
-
-
 # Columns whose text comes from people (a registered site name, the protocol file's version,
 # reviewers' names and reasons). Every other column is an id, a date, a number or a code the
 # bot wrote itself, none of which starts with a formula character.
@@ -81,28 +74,23 @@ def cells(row: LogRow) -> Sequence[object]:
     return values
 
 
-def csv_row(row: LogRow) -> bytes:
-    """One CSV line, every cell neutralised."""
-    return _csv_line(cells(row))
+def write_csv(rows: Iterable[LogRow], target: BinaryIO) -> int:
+    """Write the log as CSV (UTF-8 with BOM) to `target`, a row at a time; returns the rows.
 
-
-def _csv_line(values: Sequence[object]) -> bytes:
-    _BUFFER.seek(0)
-    _BUFFER.truncate()
-    _WRITER.writerow(values)
-    return _BUFFER.getvalue().encode("utf-8")
-
-
-# One reusable buffer: rows are encoded one at a time, by one caller at a time.
-_BUFFER = io.StringIO()
-_WRITER = csv.writer(_BUFFER, lineterminator="\r\n")
-
-
-def csv_chunks(rows: Iterable[LogRow]) -> Iterator[bytes]:
-    """The log as CSV bytes, a row at a time (memory stays flat however many rows)."""
-    yield csv_header()
+    One csv.writer over a text layer for the whole file (a buffer per row cost a third of a
+    100,000-row export); the layer is detached at the end so that `target` stays open.
+    """
+    text = io.TextIOWrapper(target, encoding="utf-8", newline="")
+    text.write("\ufeff")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
     for row in rows:
-        yield csv_row(row)
+        writer.writerow(cells(row))
+        count += 1
+    text.flush()
+    text.detach()
+    return count
 
 
 def json_line(row: LogRow) -> bytes:

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from natars_bot.cli import main
-from natars_bot.screening_log import COLUMNS, LogRow, csv_chunks, neutralise
+from natars_bot.screening_log import COLUMNS, LogRow, neutralise, write_csv
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, BotUnderTest
@@ -36,9 +36,9 @@ def test_formula_cells_are_neutralised(cell: str) -> None:
 
 def test_csv_opens_in_a_spreadsheet_with_chinese_intact() -> None:
     """UTF-8 with BOM, Chinese text intact, injection neutralised."""
-    data = b"".join(
-        csv_chunks([_row(referral_id="NAT-2026-0001", site="北京友谊医院", reasons="=1+1")])
-    )
+    buffer = io.BytesIO()
+    write_csv([_row(referral_id="NAT-2026-0001", site="北京友谊医院", reasons="=1+1")], buffer)
+    data = buffer.getvalue()
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0]["site"] == "北京友谊医院"
