@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -79,6 +80,7 @@ class Run:
     bot: str
     updates: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the bot process's own CPU time (user + system) meanwhile
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     peak_mb: float = 0.0
@@ -98,6 +100,9 @@ class Run:
         return {
             **data,
             "updates_per_s": round(self.updates / self.seconds, 1) if self.seconds else 0,
+            "cpu_ms_per_update": round(1000 * self.cpu_seconds / self.updates, 2)
+            if self.updates
+            else 0,
             "p50_ms": pct(0.5),
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
@@ -219,7 +224,13 @@ async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
 
 
 async def drive(
-    kind: str, port: int, surgeons: int, run: Run, stop_after: int, counts: tuple[int, int]
+    kind: str,
+    port: int,
+    surgeons: int,
+    run: Run,
+    stop_after: int,
+    counts: tuple[int, int],
+    pid: int,
 ) -> None:
     """All surgeons at once, then (natars-bot) two approvals of every submission."""
     async with aiohttp.ClientSession(
@@ -234,7 +245,7 @@ async def drive(
         run.updates = run.says = run.presses = run.errors = 0
         run.latencies_ms.clear()
         rng = random.Random(7)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds(pid)
         if kind == "natars":
             await asyncio.gather(
                 *(
@@ -245,8 +256,9 @@ async def drive(
             if not stop_after:
                 # Waiting for the outbox to post the summaries is not the bot's processing time.
                 run.seconds = time.perf_counter() - started
+                run.cpu_seconds = _cpu_seconds(pid) - cpu
                 summaries = await wait_for_summaries(driver, run.submitted)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), _cpu_seconds(pid)
                 await vote_all(driver, summaries)
         else:
             says, presses = counts
@@ -255,6 +267,7 @@ async def drive(
                 *(echo_load(driver, n, says // per, presses // per) for n in range(1, surgeons + 1))
             )
         run.seconds += time.perf_counter() - started
+        run.cpu_seconds += _cpu_seconds(pid) - cpu
 
 
 async def wait_for_summaries(driver: Driver, submitted: int) -> list[dict[str, Any]]:
@@ -302,6 +315,12 @@ async def _register(database: Path, surgeons: int) -> None:
     await store.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_mb(pid: int) -> float:
     match = re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else 0.0
@@ -332,10 +351,32 @@ def run_bot(
         command = [sys.executable, "-m", "benchmarks.echo_bot"]
     log = (folder / f"{kind}.log").open("w")
     process = subprocess.Popen(command, env=env, stderr=log)
+    profiler = None
+    if os.environ.get("LOAD_PROFILE"):
+        # py-spy (pip install py-spy) writes collapsed stacks when it is interrupted.
+        profiler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "--pid",
+                str(process.pid),
+                "-o",
+                f"{os.environ['LOAD_PROFILE']}.{kind}",
+            ],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     try:
-        asyncio.run(drive(kind, port, args.surgeons, run, args.open_only, counts))
+        asyncio.run(drive(kind, port, args.surgeons, run, args.open_only, counts, process.pid))
         run.peak_mb = _peak_mb(process.pid)
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
         process.terminate()
         process.wait(30)
         log.close()
@@ -402,12 +443,12 @@ def main() -> None:
         server.wait(10)
     rows = [run.summary() for run in runs]
     print(
-        f"{'bot':8}{'updates':>9}{'upd/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
+        f"{'bot':8}{'updates':>9}{'upd/s':>9}{'cpu ms':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
         f"{'errors':>8}{'peak MB':>9}{'db MB':>8}"
     )
     for row in rows:
         print(
-            f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['p50_ms']:>8}{row['p95_ms']:>8}"
+            f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['cpu_ms_per_update']:>8}{row['p50_ms']:>8}{row['p95_ms']:>8}"
             f"{row['p99_ms']:>8}{row['max_ms']:>8}{row['errors']:>8}{row['peak_mb']:>9.0f}{row['database_mb']:>8}"
         )
     natars_rows = [r for r in rows if r["bot"] == "natars"]
@@ -418,12 +459,18 @@ def main() -> None:
     p99 = statistics.mean(r["p99_ms"] for r in natars_rows) / max(
         0.1, statistics.mean(r["p99_ms"] for r in echo_rows)
     )
+    cpu = statistics.mean(r["cpu_ms_per_update"] for r in natars_rows) / max(
+        0.01, statistics.mean(r["cpu_ms_per_update"] for r in echo_rows)
+    )
     print(
         f"natars-bot / echo: throughput {ratio:.0%} (target ≥ 70%),"
-        f" p99 latency {p99:.2f}× (target ≤ 2×)"
+        f" p99 latency {p99:.2f}× (target ≤ 2×), CPU per update {cpu:.2f}×"
     )
     args.json.write_text(
-        json.dumps({"runs": rows, "throughput_ratio": ratio, "p99_ratio": p99}, indent=2)
+        json.dumps(
+            {"runs": rows, "throughput_ratio": ratio, "p99_ratio": p99, "cpu_ratio": cpu},
+            indent=2,
+        )
     )
     print(f"figures written to {args.json}")
 
