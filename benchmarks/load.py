@@ -354,19 +354,9 @@ def run_bot(
     profiler = None
     if os.environ.get("LOAD_PROFILE"):
         # py-spy (pip install py-spy) writes collapsed stacks when it is interrupted.
+        output = f"{os.environ['LOAD_PROFILE']}.{kind}"
         profiler = subprocess.Popen(
-            [
-                "py-spy",
-                "record",
-                "--format",
-                "raw",
-                "--rate",
-                "250",
-                "--pid",
-                str(process.pid),
-                "-o",
-                f"{os.environ['LOAD_PROFILE']}.{kind}",
-            ],  # fmt: skip
+            ["py-spy", "record", "--format", "raw", "--pid", str(process.pid), "-o", output],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from markupsafe import Markup
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -69,13 +69,17 @@ log = logging.getLogger(__name__)
 
 
 async def user_language(services: Services, update: Update) -> str:
+    """The language to answer this update's user in."""
     user = update.effective_user
-    if user is None:
-        return services.flow.languages[0]
-    stored = await services.store.language_of(user.id)
+    stored = await services.store.language_of(user.id) if user is not None else None
+    return _language(services, user, stored)
+
+
+def _language(services: Services, user: User | None, stored: str | None) -> str:
+    """The language chosen with /language, else Chinese for a Chinese Telegram, else English."""
     if stored:
         return stored
-    code = (user.language_code or "").lower()
+    code = ((user.language_code if user is not None else None) or "").lower()
     return (
         "zh"
         if code.startswith("zh") and "zh" in services.flow.languages
@@ -87,8 +91,8 @@ async def surgeon_or_refuse(update: Update, context: BotContext) -> tuple[UserRo
     """The registered surgeon behind this update, or None after a polite refusal."""
     services = context.services
     user = update.effective_user
-    language = await user_language(services, update)
-    roles = await services.store.roles_of(user.id) if user else {}
+    roles, stored = await services.store.person(user.id) if user else ({}, None)
+    language = _language(services, user, stored)
     if user is not None and "surgeon" in roles:
         return roles["surgeon"], language
     refusal = services.wording.text(language, "refused", user_id=user.id if user else "?")

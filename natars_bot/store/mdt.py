@@ -88,32 +88,32 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
 
     async def submission(self, submission_id: int) -> SubmissionRow:
         """A submission by id; StoreError if there is none."""
-        async with self._db.execute(
+        row = await self._one(
             f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.id = ?", (submission_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             raise StoreError(f"no submission #{submission_id}")
         return _submission(row)
 
     async def submissions_of(self, referral_id: int) -> list[SubmissionRow]:
         """Every submitted version of a referral, oldest first. This is a read-only operation."""
-        async with self._db.execute(
-            f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.referral_id = ? ORDER BY s.version",
-            (referral_id,),
-        ) as cursor:
-            return [_submission(row) for row in await cursor.fetchall()]
+        return [
+            _submission(row)
+            for row in await self._all(
+                f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.referral_id = ? ORDER BY s.version",
+                (referral_id,),
+            )
+        ]
 
     async def ballots(self, submission_id: int) -> list[Ballot]:
         """The current vote of each reviewer on one version, in the order first cast."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT v.reviewer_id, COALESCE(u.name, 'reviewer ' || v.reviewer_id), v.vote,"
             " v.reason, v.voted_at FROM votes v LEFT JOIN users u"
             " ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'"
             " WHERE v.submission_id = ? ORDER BY v.rowid",
             (submission_id,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [Ballot(int(r[0]), str(r[1]), Vote(r[2]), r[3], str(r[4])) for r in rows]
 
     async def record_vote(
@@ -129,10 +129,7 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         """Record (or change) a reviewer's vote and, if it decides the case, the decision."""
         at = self.now()
         async with self._transaction() as db:
-            async with db.execute(
-                "SELECT decision FROM submissions WHERE id = ?", (submission.id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = await self._one("SELECT decision FROM submissions WHERE id = ?", (submission.id,))
             if row is None or row[0] is not None:
                 raise StoreError(f"{submission.public_id} v{submission.version} is already decided")
             await db.execute(
@@ -180,12 +177,11 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
 
     async def reason_prompt(self, chat_id: int, message_id: int) -> tuple[int, int, Vote] | None:
         """(submission id, reviewer id, vote) a prompt message asked about, if still open."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT submission_id, reviewer_id, vote FROM reason_prompts"
             " WHERE chat_id = ? AND message_id = ?",
             (chat_id, message_id),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return (int(row[0]), int(row[1]), Vote(row[2])) if row else None
 
     async def reopen(self, referral: ReferralRow, *, actor: str) -> ReferralRow:
@@ -209,12 +205,14 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
 
     async def due_reminders(self) -> list[SubmissionRow]:
         """Undecided submissions whose reminder is due. This is a read-only operation."""
-        async with self._db.execute(
-            f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.decision IS NULL AND s.remind_at <= ?"
-            " ORDER BY s.remind_at",
-            (self.now(),),
-        ) as cursor:
-            return [_submission(row) for row in await cursor.fetchall()]
+        return [
+            _submission(row)
+            for row in await self._all(
+                f"SELECT {_SUBMISSION_COLUMNS}{_FROM} WHERE s.decision IS NULL AND s.remind_at <= ?"
+                " ORDER BY s.remind_at",
+                (self.now(),),
+            )
+        ]
 
     async def record_reminder(
         self, submission: SubmissionRow, next_at: datetime, outgoing: Sequence[Outgoing]

@@ -50,13 +50,12 @@ class OutboxMixin(StoreBase):
 
     async def due_outbox(self, limit: int = 50) -> list[OutboxRow]:
         """Pending messages whose time has come, oldest first. This is a read-only operation."""
-        async with self._db.execute(
+        rows = await self._all(
             "SELECT id, kind, chat_id, text, markup, submission_id, reply_to_summary, status,"
             " attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
             " ORDER BY id LIMIT ?",
             (self._instant(), limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
             OutboxRow(
                 r[0],
@@ -74,17 +73,16 @@ class OutboxMixin(StoreBase):
 
     async def outbox_counts(self) -> dict[str, int]:
         """Outbox rows per status. This is a read-only operation."""
-        async with self._db.execute(
-            "SELECT status, COUNT(*) FROM outbox GROUP BY status"
-        ) as cursor:
-            return {str(r[0]): int(r[1]) for r in await cursor.fetchall()}
+        return {
+            str(r[0]): int(r[1])
+            for r in await self._all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        }
 
     async def summary_message(self, submission_id: int) -> tuple[int, int] | None:
         """(chat id, message id) of a submission's posted summary, once known."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT mdt_chat_id, mdt_message_id FROM submissions WHERE id = ?", (submission_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None or row[1] is None:
             return None
         return int(row[0]), int(row[1])
@@ -141,11 +139,10 @@ class OutboxMixin(StoreBase):
                 )
 
     async def _audit_summary(self, submission_id: int, action: str, detail: dict[str, Any]) -> None:
-        async with self._db.execute(
+        row = await self._one(
             "SELECT r.public_id, s.version FROM submissions s"
             " JOIN referrals r ON r.id = s.referral_id WHERE s.id = ?",
             (submission_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is not None:
             await self._audit("bot", action, str(row[0]), {"version": int(row[1]), **detail})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC
 from typing import Any, Literal
 
@@ -35,32 +36,32 @@ class ReferralsMixin(StoreBase):
 
     async def draft_of(self, surgeon_id: int) -> ReferralRow | None:
         """The surgeon's referral in progress, if any."""
-        async with self._db.execute(
+        row = await self._one(
             f"SELECT {self._REFERRAL_COLUMNS} FROM referrals"
             " WHERE surgeon_id = ? AND status = 'draft'",
             (surgeon_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return self._referral(row) if row else None
 
     async def referral(self, referral_id: int) -> ReferralRow:
         """A referral by its row id; StoreError if there is none."""
-        async with self._db.execute(
+        row = await self._one(
             f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE id = ?", (referral_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             raise StoreError(f"no referral #{referral_id}")
         return self._referral(row)
 
     async def referrals_of(self, surgeon_id: int, limit: int = 10) -> list[ReferralRow]:
         """The surgeon's latest referrals, newest first. This is a read-only operation."""
-        async with self._db.execute(
-            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE surgeon_id = ?"
-            " ORDER BY id DESC LIMIT ?",
-            (surgeon_id, limit),
-        ) as cursor:
-            return [self._referral(row) for row in await cursor.fetchall()]
+        return [
+            self._referral(row)
+            for row in await self._all(
+                f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE surgeon_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (surgeon_id, limit),
+            )
+        ]
 
     async def start_referral(self, surgeon_id: int, site: str | None) -> ReferralRow:
         """Open a draft with the next pseudonymous id of the year (NAT-2026-0007)."""
@@ -69,10 +70,9 @@ class ReferralsMixin(StoreBase):
         at = self.now()
         state = DialogueState().model_dump_json()
         async with self._transaction() as db:
-            async with db.execute(
+            row = await self._one(
                 "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             public_id = f"{prefix}{(int(row[0]) if row else 0) + 1:04d}"
             try:
                 cursor = await db.execute(
@@ -113,7 +113,14 @@ class ReferralsMixin(StoreBase):
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
             await self._audit(actor, action, referral.public_id, detail)
-        return await self.referral(referral.id)
+        # What was just written, without reading (and parsing) the row back: only the draft's
+        # state and time changed, and the UPDATE checked it is still a draft.
+        return replace(
+            referral,
+            state=state,
+            updated_at=at,
+            message_id=self._message_ids.get(referral.id, referral.message_id),
+        )
 
     async def set_message(self, referral: ReferralRow, message_id: int | None) -> None:
         """Remember which message shows the current question (it is edited in place).
@@ -197,29 +204,32 @@ class ReferralsMixin(StoreBase):
         if site:
             conditions.append("site = ?")
             params.append(site)
-        async with self._db.execute(
-            f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE {' AND '.join(conditions)}"
-            " ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, limit + 1, offset),
-        ) as cursor:
-            rows = [self._referral(r) for r in await cursor.fetchall()]
+        rows = [
+            self._referral(r)
+            for r in await self._all(
+                f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE {' AND '.join(conditions)}"
+                " ORDER BY id DESC LIMIT ? OFFSET ?",
+                (*params, limit + 1, offset),
+            )
+        ]
         return rows[:limit], len(rows) > limit
 
     async def sites(self) -> list[str]:
         """The sites referrals came from, sorted (cached; a new site clears it). Read-only."""
         if self._sites is None:
-            async with self._db.execute(
-                "SELECT DISTINCT site FROM referrals WHERE site IS NOT NULL ORDER BY site"
-            ) as cursor:
-                self._sites = [str(r[0]) for r in await cursor.fetchall()]
+            self._sites = [
+                str(r[0])
+                for r in await self._all(
+                    "SELECT DISTINCT site FROM referrals WHERE site IS NOT NULL ORDER BY site"
+                )
+            ]
         return self._sites
 
     async def referral_by_public_id(self, public_id: str) -> ReferralRow:
         """A referral by its pseudonymous id; StoreError if there is none."""
-        async with self._db.execute(
+        row = await self._one(
             f"SELECT {self._REFERRAL_COLUMNS} FROM referrals WHERE public_id = ?", (public_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             raise StoreError(f"no referral {public_id}")
         return self._referral(row)

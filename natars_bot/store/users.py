@@ -51,25 +51,42 @@ class UsersMixin(StoreBase):
 
     async def users(self) -> list[UserRow]:
         """Every registered role, by Telegram id. This is a read-only operation."""
-        async with self._db.execute(
-            "SELECT telegram_id, role, site, name, added_at FROM users ORDER BY telegram_id, role"
-        ) as cursor:
-            return [UserRow(*row) for row in await cursor.fetchall()]
+        return [
+            UserRow(*row)
+            for row in await self._all(
+                "SELECT telegram_id, role, site, name, added_at FROM users"
+                " ORDER BY telegram_id, role"
+            )
+        ]
 
     async def roles_of(self, telegram_id: int) -> dict[str, UserRow]:
         """The roles a Telegram user holds, by role name (empty for strangers)."""
-        async with self._db.execute(
-            "SELECT telegram_id, role, site, name, added_at FROM users WHERE telegram_id = ?",
+        return {
+            row[1]: UserRow(*row)
+            for row in await self._all(
+                "SELECT telegram_id, role, site, name, added_at FROM users WHERE telegram_id = ?",
+                (telegram_id,),
+            )
+        }
+
+    async def person(self, telegram_id: int) -> tuple[dict[str, UserRow], str | None]:
+        """A user's roles by name (empty for strangers) and chosen language: the two lookups
+        every update starts with, in one query."""
+        rows = await self._all(
+            "SELECT u.telegram_id, u.role, u.site, u.name, u.added_at, p.language"
+            " FROM (SELECT ? AS id) AS q"
+            " LEFT JOIN users AS u ON u.telegram_id = q.id"
+            " LEFT JOIN preferences AS p ON p.telegram_id = q.id",
             (telegram_id,),
-        ) as cursor:
-            return {row[1]: UserRow(*row) for row in await cursor.fetchall()}
+        )
+        roles = {str(row[1]): UserRow(*row[:5]) for row in rows if row[1] is not None}
+        return roles, (str(rows[0][5]) if rows and rows[0][5] is not None else None)
 
     async def language_of(self, telegram_id: int) -> str | None:
         """The language a user chose with /language, if any."""
-        async with self._db.execute(
+        row = await self._one(
             "SELECT language FROM preferences WHERE telegram_id = ?", (telegram_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return str(row[0]) if row else None
 
     async def set_language(self, telegram_id: int, language: str) -> None:
