@@ -19,7 +19,8 @@ import argparse
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -29,6 +30,17 @@ __all__ = ["DrivenServer", "main"]
 
 log = logging.getLogger("natars_bot.driver")
 
+
+class Reply(NamedTuple):
+    """A reply the bot made: when, which method, in which chat, to which callback query."""
+
+    at: float
+    method: str
+    chat: int | None
+    query: str | None
+
+
+Matcher = Callable[[Reply], bool]
 _REPLIES = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery", "sendDocument"})
 
 
@@ -38,38 +50,53 @@ class DrivenServer:
     def __init__(self, token: str, reply_timeout: float = 30.0) -> None:
         self.api = LocalBotApi(token)
         self.reply_timeout = reply_timeout
-        self._replies: list[tuple[float, str, int | None, str | None]] = []
-        self.api.faults.append(self._observe)  # sees every call, changes nothing
+        self._replies: list[Reply] = []
+        # Each waiting driver call is checked against each new reply once. (Waking every
+        # waiter on every reply to rescan the list cost the server more than the bots under
+        # test with 50 surgeons waiting, and more for the bot making more calls.)
+        self._waiters: list[tuple[Matcher, asyncio.Future[float]]] = []
+        self.api.observers.append(self._observe)
+        self._runner: web.AppRunner | None = None
 
     def _observe(self, method: str, params: dict[str, Any]) -> None:
-        if method in _REPLIES:
-            chat = params.get("chat_id")
-            self._replies.append(
-                (time.perf_counter(), method, int(chat) if chat is not None else None,
-                 str(params.get("callback_query_id")) if "callback_query_id" in params else None)
-            )  # fmt: skip
+        if method not in _REPLIES:
+            return
+        chat = params.get("chat_id")
+        query = params.get("callback_query_id")
+        reply = Reply(
+            time.perf_counter(),
+            method,
+            int(chat) if chat is not None else None,
+            str(query) if query is not None else None,
+        )
+        self._replies.append(reply)
+        waiting = []
+        for matches, future in self._waiters:
+            if future.done():
+                continue
+            if matches(reply):
+                future.set_result(reply.at)
+            else:
+                waiting.append((matches, future))
+        self._waiters = waiting
 
-    async def _wait(self, since: int, matches: Any, timeout: float | None = None) -> float:
+    async def _wait(self, since: int, matches: Matcher) -> float:
         """The time of the first reply after index `since` that `matches`."""
-
-        def found() -> float | None:
-            for at, method, chat, query in self._replies[since:]:
-                if matches(method, chat, query):
-                    return at
-            return None
-
-        timeout = timeout or self.reply_timeout
+        for reply in self._replies[since:]:  # already there (no await since: none can slip by)
+            if matches(reply):
+                return reply.at
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters.append((matches, future))
         try:
-            await self.api.wait_for(lambda: found() is not None, timeout=timeout)
+            return await asyncio.wait_for(future, self.reply_timeout)
         except TimeoutError:
             log.warning(
                 "no reply within %.0f s after call %d: %s",
-                timeout,
+                self.reply_timeout,
                 since,
                 self._replies[since:][-3:],
             )
             raise web.HTTPGatewayTimeout() from None
-        return found() or 0.0
 
     async def say(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -79,7 +106,7 @@ class DrivenServer:
         started = time.perf_counter()
         await self.api.user_says(user, str(body["text"]), chat_id)
         at = await self._wait(
-            mark, lambda m, c, q: m in ("sendMessage", "sendDocument") and c == target
+            mark, lambda r: r.method in ("sendMessage", "sendDocument") and r.chat == target
         )
         await asyncio.sleep(0)  # let the handler's last calls land before the driver reads
         return web.json_response({"latency_ms": (at - started) * 1000, "chat": self._chat(target)})
@@ -91,11 +118,13 @@ class DrivenServer:
         mark = len(self._replies)
         started = time.perf_counter()
         query = await self.api.press_query(body["user"], message, str(body["data"]))
-        at = await self._wait(mark, lambda m, c, q: m == "answerCallbackQuery" and q == query)
+        at = await self._wait(
+            mark, lambda r: r.method == "answerCallbackQuery" and r.query == query
+        )
         alerted = bool(self.api.callback_answers.get(query, {}).get("show_alert"))
         if chat_id > 0 and not alerted:  # a private chat: wait for the next screen as well
             await self._wait(
-                mark, lambda m, c, q: m in ("editMessageText", "sendMessage") and c == chat_id
+                mark, lambda r: r.method in ("editMessageText", "sendMessage") and r.chat == chat_id
             )
         return web.json_response({"latency_ms": (at - started) * 1000, "chat": self._chat(chat_id)})
 
@@ -105,16 +134,26 @@ class DrivenServer:
     def _chat(self, chat_id: int) -> list[dict[str, Any]]:
         return self.api.bot_messages(chat_id)[-3:]
 
-    async def serve(self, port: int) -> None:
-        """Run the Bot API server on `port` and the driver endpoints on `port + 1`."""
+    async def start(self, port: int) -> None:
+        """Serve the Bot API server on `port` and the driver endpoints on `port + 1`."""
         await self.api.start(port=port)
         app = web.Application()
         app.router.add_post("/driver/say", self.say)
         app.router.add_post("/driver/press", self.press)
         app.router.add_get("/driver/messages/{chat_id}", self.messages)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port + 1).start()
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port + 1).start()
+
+    async def stop(self) -> None:
+        """Stop both servers."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.api.stop()
+
+    async def serve(self, port: int) -> None:
+        """Start, say "ready" on stdout, and serve until cancelled."""
+        await self.start(port)
         print("ready", flush=True)
         await asyncio.Event().wait()
 

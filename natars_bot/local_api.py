@@ -145,6 +145,9 @@ class LocalBotApi:
         # runs, and may raise ApiError (e.g. 502, or 429 with retry_after), raise Disconnect, or
         # return a coroutine that sleeps (a slow answer).
         self.faults: list[Callable[[str, dict[str, Any]], Any]] = []
+        # Called as observer(method, params) once a method has run (or failed): for drivers
+        # that wait for particular replies (natars_bot.driver).
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -326,6 +329,8 @@ class LocalBotApi:
             return web.json_response(body, status=exc.code)
         finally:
             self.version += 1
+            for observe in self.observers:
+                observe(method, params)
             async with self._changed:
                 self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})

@@ -46,7 +46,7 @@ async def on_vote(update: Update, context: BotContext) -> None:
     if submission is None or submission.decision is not None:
         await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
         return
-    if isinstance(query.message, Message):
+    if isinstance(query.message, Message) and submission.mdt_message_id is None:
         # A post that timed out may still have arrived: a press under it tells us its id.
         await services.store.summary_seen(
             submission.id, query.message.chat.id, query.message.message_id

@@ -1,0 +1,82 @@
+"""The load benchmark's driver (natars_bot.driver): replies matched, timed and returned."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
+from telegram.ext import filters as ptb_filters
+
+from benchmarks.echo_bot import echo, pressed
+from natars_bot.driver import DrivenServer
+
+from .harness import TOKEN
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def driven(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """The driven server with the benchmark's echo bot polling it; the driver's base URL."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    port = _free_port()
+    server = DrivenServer(TOKEN, reply_timeout=10)
+    await server.start(port)
+    application: Application = (  # type: ignore[type-arg]
+        ApplicationBuilder().token(TOKEN).base_url(f"http://127.0.0.1:{port}/bot").build()
+    )
+    application.add_handler(MessageHandler(ptb_filters.TEXT, echo))
+    application.add_handler(CallbackQueryHandler(pressed))
+    async with application:
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0)
+        await application.start()
+        try:
+            yield f"http://127.0.0.1:{port + 1}/driver"
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    await server.stop()
+
+
+def _user(n: int) -> dict[str, Any]:
+    return {"id": 100 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
+
+
+async def test_say_and_press_return_the_reply_and_its_latency(driven: str) -> None:
+    """A message returns once the bot replied in that chat; a press once it was answered and
+    the private chat's screen edited."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{driven}/say", json={"user": _user(1), "text": "hello"}) as said:
+            reply = await said.json()
+        assert reply["latency_ms"] > 0
+        assert reply["chat"][-1]["text"] == "hello"
+        message = reply["chat"][-1]
+        body = {"user": _user(1), "chat_id": 101, "message_id": message["message_id"], "data": "ok"}
+        async with http.post(f"{driven}/press", json=body) as press:
+            after = await press.json()
+        assert after["latency_ms"] > 0
+        assert after["chat"][-1]["text"].startswith("pressed ")
+
+
+async def test_concurrent_users_each_get_their_own_reply(driven: str) -> None:
+    """Twenty users at once: each call waits for the reply in its own chat, none is lost."""
+    async with aiohttp.ClientSession() as http:
+
+        async def say(n: int) -> dict[str, Any]:
+            body = {"user": _user(n), "text": f"from {n}"}
+            async with http.post(f"{driven}/say", json=body) as response:
+                assert response.status == 200
+                return dict(await response.json())
+
+        replies = await asyncio.gather(*(say(n) for n in range(20)))
+    assert [r["chat"][-1]["text"] for r in replies] == [f"from {n}" for n in range(20)]
