@@ -114,6 +114,9 @@ def load_wording(messages_file: Path, template_dir: Path, languages: Sequence[st
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are checked and compiled once at start-up (below); without this, jinja
+        # stats every template file again on every render to see whether it changed.
+        auto_reload=False,
     )
     for name in environment.list_templates(extensions=["j2"]):
         try:

@@ -104,6 +104,11 @@ async def surgeon_or_refuse(update: Update, context: BotContext) -> tuple[UserRo
     return None
 
 
+def _stale(services: Services, language: str) -> str:
+    """The alert for a button that no longer applies."""
+    return _plain(services.wording.text(language, "stale_button"))
+
+
 def _plain(html: str) -> str:
     """Callback alerts are plain text of at most 200 characters."""
     for tag in ("<b>", "</b>", "<i>", "</i>", "<code>", "</code>"):
@@ -422,9 +427,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     arguments = rest.split(":")
     referral = await _own_draft(services, arguments[0], user.telegram_id)
     handler = _ACTIONS.get(action)
-    stale = _plain(services.wording.text(language, "stale_button"))
     if referral is None or handler is None:
-        await query.answer(stale, show_alert=True)
+        await query.answer(_stale(services, language), show_alert=True)
         return
     press = _Press(
         context=context,
@@ -437,7 +441,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     )
     question = current(services.flow, referral.state)
     if action in ("a", "b") and (question is None or question.index != press.number(1)):
-        await query.answer(stale, show_alert=True)  # a button of a question already answered
+        # A button of a question already answered.
+        await query.answer(_stale(services, language), show_alert=True)
         return
     # CallbackQueries need to be answered, even if no notification to the user is needed.
     # The answer and the work behind the press are independent: in flight together, the bot
