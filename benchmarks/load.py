@@ -425,8 +425,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(args.rounds):
-                natars = run_bot("natars", port, args, Path(folder), (0, 0))
-                echo = run_bot("echo", port, args, Path(folder), (natars.says, natars.presses))
+                if runs and len(runs) % 4 == 2:  # every other round, the echo bot goes first
+                    counts = (runs[-2].says, runs[-2].presses)
+                    echo = run_bot("echo", port, args, Path(folder), counts)
+                    natars = run_bot("natars", port, args, Path(folder), (0, 0))
+                else:
+                    natars = run_bot("natars", port, args, Path(folder), (0, 0))
+                    counts = (natars.says, natars.presses)
+                    echo = run_bot("echo", port, args, Path(folder), counts)
                 runs += [natars, echo]
     finally:
         server.terminate()
