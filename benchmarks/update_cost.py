@@ -1,0 +1,182 @@
+"""Where natars-bot's own time per answer goes, part by part, in one process.
+
+    python -m benchmarks.update_cost [--answers 400]
+
+benchmarks/load.py measures whole bots, and on a shared VM its figures drift from run to run.
+This measures, back to back in one process (CPU time, best of five), the parts natars-bot does
+per answered question and a bare echo bot does not:
+
+- store: the user lookup, the draft read and the answer's transaction (update, audit row,
+  update id; committed with fsync), as the handlers call them;
+- core: reading the answer, assessing the referral, rendering the next question and its buttons;
+- telegram objects: python-telegram-bot building the incoming press (Update.de_json) and the
+  returned edited message (Message.de_json), for a natars-bot question against the echo bot's
+  one-button message — the part of the Telegram calls that grows with the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot, Message, Update
+
+from natars_bot.bot.screens import question_screen
+from natars_bot.bot.services import Services
+from natars_bot.dialogue import Accepted, DialogueState, answer, current, to_referral
+from natars_bot.eligibility import evaluate
+from natars_bot.flow import default_flow
+from natars_bot.protocol import default_protocol
+from natars_bot.store import ReferralRow, Store
+from natars_bot.wording import default_wording
+
+FLOW = default_flow()
+PROTOCOL = default_protocol()
+SERVICES = Services(store=None, flow=FLOW, protocol=PROTOCOL, wording=default_wording())  # type: ignore[arg-type]
+
+
+def _answers() -> list[DialogueState]:
+    """The states of one complete DDLPS referral, answer after answer."""
+    states, state = [], DialogueState()
+    typed = {"age_years": "62", "tumor_size_cm": "12", "asa_class": "2", "note": "none"}
+    for _ in range(60):
+        question = current(FLOW, state)
+        if question is None:
+            break
+        if question.field in typed or not question.choices:
+            result = answer(FLOW, state, text=typed.get(question.field, "S-1"))
+        else:
+            labels = [c.label.get("en", "") for c in question.choices]
+            pick = next((labels.index(x) for x in ("DDLPS", "Yes", "Positive") if x in labels), 0)
+            result = answer(FLOW, state, choice=pick)
+        assert isinstance(result, Accepted), (question.field, result)
+        state = result.state
+        states.append(state)
+    return states
+
+
+def _best(repeat: Callable[[], None], times: int = 5) -> float:
+    """The lowest CPU seconds of `times` runs (the others had the VM's noise in them)."""
+    best = float("inf")
+    for _ in range(times):
+        started = time.process_time()
+        repeat()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def core(states: list[DialogueState], rounds: int) -> float:
+    """CPU ms per answer: answer(), the assessment, the next question's screen."""
+    row = ReferralRow(1, "NAT-2026-0001", 1, "X", "draft", 1, states[0], None, None, "", "", None)
+
+    def repeat() -> None:
+        for _ in range(rounds):
+            previous = DialogueState()
+            for state in states:
+                question = current(FLOW, previous)
+                if question is not None and question.choices:
+                    answer(FLOW, previous, choice=0)
+                evaluate(to_referral(FLOW, state, referral_id=row.public_id), PROTOCOL)
+                question_screen(SERVICES, "en", replace(row, state=state))
+                previous = state
+
+    return 1000 * _best(repeat) / (rounds * len(states))
+
+
+async def store(states: list[DialogueState], folder: Path) -> float:
+    """CPU ms per answer of the store calls a handler makes (one draft, answered repeatedly)."""
+    db = await Store.open(folder / "cost.sqlite3")
+    await db.add_user(1, "surgeon", site="X", name=None, actor="bench")
+    best = float("inf")
+    for attempt in range(5):
+        referral = await db.start_referral(1, "X")
+        started = time.process_time()
+        for n, state in enumerate(states):
+            db.handling(10_000 * attempt + n + 1)
+            await db.person(1)
+            referral = await db.referral(referral.id)
+            referral = await db.save_state(
+                referral, state, actor="1", action="answer", detail={"n": n}
+            )
+        best = min(best, time.process_time() - started)
+        await db.close_referral(referral, "cancelled", actor="1")
+    await db.close()
+    return 1000 * best / len(states)
+
+
+def telegram_objects(rounds: int) -> tuple[float, float]:
+    """CPU ms to build one press and one edited message: natars-bot's, the echo bot's."""
+    bot = Bot("1:x")
+    text, markup = question_screen(
+        SERVICES,
+        "en",
+        ReferralRow(
+            1, "NAT-2026-0001", 1, "X", "draft", 1, DialogueState(), None, None, "", "", None
+        ),
+    )
+    natars = _message(text, markup.to_dict() if markup else None)
+    echo = _message(
+        "pressed 123456789", {"inline_keyboard": [[{"text": "OK", "callback_data": "ok"}]]}
+    )
+
+    def cost(message: dict[str, Any]) -> float:
+        press = {
+            "update_id": 1,
+            "callback_query": {
+                "id": "1",
+                "from": {"id": 10_001, "is_bot": False, "first_name": "Surgeon"},
+                "chat_instance": "1",
+                "data": "a:1:0:0",
+                "message": message,
+            },
+        }
+
+        def repeat() -> None:
+            for _ in range(rounds):
+                Update.de_json(press, bot)
+                Message.de_json(message, bot)
+
+        return 1000 * _best(repeat) / rounds
+
+    return cost(natars), cost(echo)
+
+
+def _message(text: str, markup: dict[str, Any] | None) -> dict[str, Any]:
+    chat = {"id": 10_001, "type": "private", "first_name": "Surgeon"}
+    message = {
+        "message_id": 7,
+        "date": 1_764_000_000,
+        "chat": chat,
+        "from": {"id": 777, "is_bot": True, "first_name": "NATARS"},
+        "text": text,
+    }
+    if markup:
+        message["reply_markup"] = markup
+    return message
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    states = _answers()
+    with tempfile.TemporaryDirectory() as folder:
+        store_ms = asyncio.run(store(states, Path(folder)))
+    core_ms = core(states, args.rounds)
+    natars_ms, echo_ms = telegram_objects(200 * args.rounds)
+    print(f"per answer, CPU ms (best of 5; {len(states)} answers of a DDLPS referral)")
+    print(f"{'store (user, draft, transaction)':45}{store_ms:8.2f}")
+    print(f"{'core (answer, assessment, next screen)':45}{core_ms:8.2f}")
+    print(f"{'ptb objects: press + edited message, natars':45}{natars_ms:8.2f}")
+    print(f"{'ptb objects: press + edited message, echo':45}{echo_ms:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
