@@ -1,16 +1,19 @@
 """Load benchmark: natars-bot's own cost per update, beside a bare python-telegram-bot bot.
 
     python -m benchmarks.load [--surgeons 50] [--rounds 2] [--stored 0] [--open-only 0]
-                              [--json load.json]
+                              [--reply-timeout 120] [--json load.json]
 
 The local Bot API server runs in its own process (natars_bot.driver); each bot under test runs
 in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
 nothing else, and (b) `natars-bot run` on a fresh SQLite file. Simulated surgeons, concurrently,
 go through complete referrals (mixed histologies, some wrong answers, some Back presses), then
 two MDT reviewers approve every submission; the echo bot gets the same number of messages and
-presses. Bots alternate, round after round. Latency is measured by the server: from an update
-becoming available to the bot until its reply. `--stored N` starts natars-bot with N referrals
-already in its database; `--open-only K` stops each surgeon after K answers (open dialogues).
+presses. Bots alternate, a pair a round (every other round the echo bot first); ratios are the
+median over the pairs. Latency is measured by the server: from an update becoming available to
+the bot until its reply; CPU per update is the bot process's user + system time (/proc).
+LOAD_PROFILE=path records each bot's stacks with py-spy. `--stored N` starts natars-bot with N
+referrals already in its database; `--open-only K` stops each surgeon after K answers (open
+dialogues).
 Targets (issue #7) are printed beside the figures, never asserted.
 """
 
