@@ -84,6 +84,7 @@ class Run:
     updates: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # the bot process's own CPU time (user + system) meanwhile
+    calls: dict[str, int] = field(default_factory=dict)  # Bot API calls meanwhile, by method
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     peak_mb: float = 0.0
@@ -104,6 +105,11 @@ class Run:
             **data,
             "updates_per_s": round(self.updates / self.seconds, 1) if self.seconds else 0,
             "cpu_ms_per_update": round(1000 * self.cpu_seconds / self.updates, 2)
+            if self.updates
+            else 0,
+            "calls_per_update": round(
+                sum(n for m, n in self.calls.items() if m != "getUpdates") / self.updates, 2
+            )
             if self.updates
             else 0,
             "p50_ms": pct(0.5),
@@ -145,6 +151,11 @@ class Driver:
             "press",
             {"user": user, "chat_id": chat_id, "message_id": message["message_id"], "data": data},
         )
+
+    async def calls(self) -> dict[str, int]:
+        """Bot API calls so far, by method."""
+        async with self.http.get(f"{self.base}/calls") as response:
+            return dict(await response.json())
 
     async def messages(self, chat_id: int) -> list[dict[str, Any]]:
         async with self.http.get(f"{self.base}/messages/{chat_id}") as response:
@@ -249,6 +260,7 @@ async def drive(
         run.latencies_ms.clear()
         rng = random.Random(7)
         started, cpu = time.perf_counter(), _cpu_seconds(pid)
+        calls = await driver.calls()
         if kind == "natars":
             await asyncio.gather(
                 *(
@@ -271,6 +283,8 @@ async def drive(
             )
         run.seconds += time.perf_counter() - started
         run.cpu_seconds += _cpu_seconds(pid) - cpu
+        after = await driver.calls()
+        run.calls = {m: after[m] - calls.get(m, 0) for m in after if after[m] > calls.get(m, 0)}
 
 
 async def wait_for_summaries(driver: Driver, submitted: int) -> list[dict[str, Any]]:
@@ -442,12 +456,13 @@ def main() -> None:
         server.wait(10)
     rows = [run.summary() for run in runs]
     print(
-        f"{'bot':8}{'updates':>9}{'upd/s':>9}{'cpu ms':>8}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
+        f"{'bot':8}{'updates':>9}{'upd/s':>9}{'cpu ms':>8}{'calls':>7}"
+        f"{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
         f"{'errors':>8}{'peak MB':>9}{'db MB':>8}"
     )
     for row in rows:
         print(
-            f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['cpu_ms_per_update']:>8}{row['p50_ms']:>8}{row['p95_ms']:>8}"
+            f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['cpu_ms_per_update']:>8}{row['calls_per_update']:>7}{row['p50_ms']:>8}{row['p95_ms']:>8}"
             f"{row['p99_ms']:>8}{row['max_ms']:>8}{row['errors']:>8}{row['peak_mb']:>9.0f}{row['database_mb']:>8}"
         )
     # Each round's pair ran back to back: the VM's speed drifts between rounds (seen here: the

@@ -6,6 +6,7 @@ and, beside it, these endpoints for a driver:
     POST /driver/say    {"user": {...}, "text": "...", "chat_id": optional}
     POST /driver/press  {"user": {...}, "chat_id": N, "message_id": N, "data": "..."}
     GET  /driver/messages/{chat_id}
+    GET  /driver/calls          {"sendMessage": N, ...} since the server started
 
 `say` answers once the bot has replied in that chat with sendMessage, `press` once it has
 answered the callback query (and, for presses in private chats, edited or sent the next
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -128,6 +130,10 @@ class DrivenServer:
             )
         return web.json_response({"latency_ms": (at - started) * 1000, "chat": self._chat(chat_id)})
 
+    async def calls(self, request: web.Request) -> web.Response:
+        """How many times each Bot API method was called so far."""
+        return web.json_response(dict(Counter(method for method, _ in self.api.calls)))
+
     async def messages(self, request: web.Request) -> web.Response:
         return web.json_response(self.api.bot_messages(int(request.match_info["chat_id"])))
 
@@ -141,6 +147,7 @@ class DrivenServer:
         app.router.add_post("/driver/say", self.say)
         app.router.add_post("/driver/press", self.press)
         app.router.add_get("/driver/messages/{chat_id}", self.messages)
+        app.router.add_get("/driver/calls", self.calls)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port + 1).start()
