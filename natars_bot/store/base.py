@@ -1,6 +1,6 @@
 """The SQLite store's foundation: one connection, explicit transactions, migrations, audit rows.
 
-One long-lived aiosqlite connection (each await costs a thread hop, so few awaits per step), WAL
+One long-lived connection, used on the event loop's thread (store/inline.py says why), WAL
 journal, `synchronous=FULL` so that an acknowledged answer survives a power cut as well as a
 killed process. Every write is one explicit `BEGIN IMMEDIATE` transaction that also appends its
 audit row, and is committed before the bot replies.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -17,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-import aiosqlite
-
 from ..audit import GENESIS_HASH, audit_hash
 from ..errors import StoreError
+from .inline import Connection, connect
 from .rows import AuditRow
 from .schema import MIGRATIONS
 
@@ -36,7 +36,7 @@ def _utc_now() -> datetime:
 class StoreBase:
     """The connection, its transactions and the audit chain; the mixins add the tables' methods."""
 
-    def __init__(self, connection: aiosqlite.Connection, clock: Clock = _utc_now) -> None:
+    def __init__(self, connection: Connection, clock: Clock = _utc_now) -> None:
         self._db = connection
         self._clock = clock
         # The Telegram update being handled, in the handler's context only (the JobQueue's
@@ -52,10 +52,9 @@ class StoreBase:
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:
         """Open (creating if needed) and migrate the database at `path`."""
         try:
-            connection = await aiosqlite.connect(str(path), isolation_level=None)
-        except Exception as exc:  # sqlite3 raises a bare OperationalError with no path in it
+            connection = connect(str(path))
+        except sqlite3.Error as exc:  # a bare OperationalError, with no path in it
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
-        connection.row_factory = aiosqlite.Row
         await connection.create_function("natars_audit_hash", 6, audit_hash, deterministic=True)
         store = cls(connection, clock)
         store.path = Path(path)
@@ -88,17 +87,12 @@ class StoreBase:
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        """The rows of a query, in one thread hop.
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """The rows of a query."""
+        return await self._db.execute_fetchall(sql, params)
 
-        aiosqlite runs every call on its own thread: `async with execute() as cursor` and a
-        fetch cost three hops (execute, fetch, close), `execute_fetchall` one. At ~20 queries
-        an update, the hops were a measurable share of the bot's own cost (benchmarks/load.py).
-        """
-        return list(await self._db.execute_fetchall(sql, params))
-
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        """The first row of a query that returns at most one, in one thread hop."""
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of a query that returns at most one."""
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
@@ -107,16 +101,19 @@ class StoreBase:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction(self) -> AsyncIterator[Connection]:
         # One connection serves the update handlers and the JobQueue's outbox and reminder
         # jobs, which interleave at every await: without this lock, one coroutine's statements
         # would run inside another's transaction ("cannot start a transaction within a
         # transaction", found by the load benchmark).
         async with self._write_lock, self._transaction_unlocked() as db:
             yield db
+        # Statements run inline and never suspend (inline.py): a coroutine writing in a loop
+        # lets the others run between its transactions.
+        await asyncio.sleep(0)
 
     @asynccontextmanager
-    async def _transaction_unlocked(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction_unlocked(self) -> AsyncIterator[Connection]:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -147,7 +144,7 @@ class StoreBase:
         """Append an audit row; call inside a transaction.
 
         One statement reads the chain's head and appends the row hashed onto it (the hash is
-        the SQL function natars_audit_hash, i.e. audit.audit_hash): one thread hop, not two.
+        the SQL function natars_audit_hash, i.e. audit.audit_hash).
         """
         text = json.dumps(detail, ensure_ascii=False, sort_keys=True)
         await self._db.execute(

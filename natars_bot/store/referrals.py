@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC
 from typing import Any, Literal
-
-import aiosqlite
 
 from ..dialogue import DialogueState
 from ..errors import StoreError
@@ -80,7 +79,7 @@ class ReferralsMixin(StoreBase):
                     " updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?)",
                     (public_id, surgeon_id, site, state, at, at),
                 )
-            except aiosqlite.IntegrityError as exc:
+            except sqlite3.IntegrityError as exc:
                 raise StoreError("this surgeon already has a referral in progress") from exc
             await self._audit(str(surgeon_id), "referral_started", public_id, {"site": site})
             self._sites = None  # perhaps a new site

@@ -1,6 +1,6 @@
 """Bulk reads for exports and statistics: a read-only connection of their own, used from a
-worker thread. Walking 100,000 referrals through the bot's async connection costs a thread hop
-per page and keeps the event loop busy; plain sqlite3 in a thread does neither.
+worker thread. Walking 100,000 referrals through the bot's connection, which runs on the event
+loop's thread, would stall the bot for seconds; a connection in a worker thread does not.
 
 SQLite computes most of the screening log's cells (JSON and string functions) in a reader
 thread that releases the GIL, so its work overlaps Python's on two cores.
