@@ -132,3 +132,21 @@ async def test_the_last_update_is_remembered_with_the_write(store: Store) -> Non
     store.handling(40)  # never goes back
     await store.set_language(10, "zh")
     assert await store.last_update_id() == 41
+
+
+async def test_a_draft_read_back_is_what_the_database_holds(store: Store, tmp_path: Path) -> None:
+    """Parsed states are reused only while the stored JSON is the same text."""
+    draft = await store.start_referral(1, "A")
+    saved = await store.save_state(
+        draft, DialogueState(answers={"age_years": 61}), actor="1", action="answer", detail={}
+    )
+    assert (await store.referral(draft.id)).state == saved.state
+    # Changed behind the store's back (as a restored backup would be): the new text is parsed.
+    other = sqlite3.connect(tmp_path / "t.sqlite3")
+    other.execute(
+        "UPDATE referrals SET state = ? WHERE id = ?",
+        (DialogueState(answers={"age_years": 70}).model_dump_json(), draft.id),
+    )
+    other.commit()
+    other.close()
+    assert (await store.referral(draft.id)).state.answers == {"age_years": 70}

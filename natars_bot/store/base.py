@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from ..audit import GENESIS_HASH, audit_hash
+from ..dialogue import DialogueState
 from ..errors import StoreError
 from .inline import Connection, connect
 from .rows import AuditRow
@@ -47,6 +49,8 @@ class StoreBase:
         self._sites: list[str] | None = None
         self._write_lock = asyncio.Lock()
         self._message_ids: dict[int, int] = {}  # referral id → its question's message
+        # referral id → (state JSON, parsed state), most recent last (ReferralsMixin._state)
+        self._states: OrderedDict[int, tuple[str, DialogueState]] = OrderedDict()
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = _utc_now) -> Self:

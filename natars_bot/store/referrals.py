@@ -17,6 +17,7 @@ __all__ = ["ASSESSED", "ReferralsMixin"]
 
 # Statuses of referrals whose dialogue has ended (drafts and discarded ones are not cases).
 ASSESSED = ("screen_failed", "submitted", "more_info", "approved", "declined")
+_STATES_KEPT = 2048  # parsed dialogue states kept (open drafts are what is read again)
 
 
 class ReferralsMixin(StoreBase):
@@ -29,9 +30,28 @@ class ReferralsMixin(StoreBase):
 
     def _referral(self, row: Any) -> ReferralRow:
         values = list(row)
-        values[6] = DialogueState.model_validate_json(values[6])
+        values[6] = self._state(values[0], values[6])
         values[7] = self._message_ids.get(values[0], values[7])
         return ReferralRow(*values)
+
+    def _state(self, referral_id: int, text: str) -> DialogueState:
+        """A referral's dialogue state from its JSON, parsed once per version of the text.
+
+        Every update reads its draft back; the state is frozen, so the last one parsed (or
+        saved) can be shared while the stored text is unchanged.
+        """
+        known = self._states.get(referral_id)
+        if known is not None and known[0] == text:
+            return known[1]
+        state = DialogueState.model_validate_json(text)
+        self._remember(referral_id, text, state)
+        return state
+
+    def _remember(self, referral_id: int, text: str, state: DialogueState) -> None:
+        self._states[referral_id] = (text, state)
+        self._states.move_to_end(referral_id)
+        if len(self._states) > _STATES_KEPT:
+            self._states.popitem(last=False)
 
     async def draft_of(self, surgeon_id: int) -> ReferralRow | None:
         """The surgeon's referral in progress, if any."""
@@ -97,12 +117,13 @@ class ReferralsMixin(StoreBase):
     ) -> ReferralRow:
         """Commit a draft's new dialogue state and its audit row (before the bot replies)."""
         at = self.now()
+        text = state.model_dump_json()
         async with self._transaction() as db:
             cursor = await db.execute(
                 "UPDATE referrals SET state = ?, histology = ?, updated_at = ?,"
                 " message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'draft'",
                 (
-                    state.model_dump_json(),
+                    text,
                     state.answers.get("histology"),
                     at,
                     self._message_ids.get(referral.id),
@@ -112,6 +133,7 @@ class ReferralsMixin(StoreBase):
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
             await self._audit(actor, action, referral.public_id, detail)
+        self._remember(referral.id, text, state)
         # What was just written, without reading (and parsing) the row back: only the draft's
         # state and time changed, and the UPDATE checked it is still a draft.
         return replace(
