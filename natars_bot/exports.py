@@ -1,7 +1,8 @@
 """The screening log and the screening counts, read from a snapshot of the database.
 
-Synchronous on purpose: callers run these in a worker thread (`asyncio.to_thread`), so that a
-100,000-referral export neither blocks the bot nor pays a thread hop per row.
+Synchronous on purpose: callers run these in a worker thread (`asyncio.to_thread`) with a
+connection of their own, so that a 100,000-referral export does not hold up the bot's event loop,
+where the bot's own connection runs (store/inline.py).
 """
 
 from __future__ import annotations
