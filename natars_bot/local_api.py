@@ -18,6 +18,7 @@ import html
 import itertools
 import json
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -129,7 +130,10 @@ class LocalBotApi:
             "supports_inline_queries": False,
         }
         self.chats: dict[int, ChatLog] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        # The latest calls, for tests to look at; bounded so that a sandbox left running for
+        # days does not keep every request it ever answered.
+        self.calls: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)
+        self.call_counts: Counter[str] = Counter()  # every call ever, by method
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.files: dict[str, bytes] = {}
@@ -311,6 +315,7 @@ class LocalBotApi:
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))
+        self.call_counts[method] += 1
         try:
             for fault in list(self.faults):
                 await _maybe_await(fault(method, params))

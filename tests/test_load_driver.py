@@ -66,6 +66,12 @@ async def test_say_and_press_return_the_reply_and_its_latency(driven: str) -> No
             after = await press.json()
         assert after["latency_ms"] > 0
         assert after["chat"][-1]["text"].startswith("pressed ")
+        async with http.get(f"{driven}/calls") as counted:
+            calls = await counted.json()
+        assert calls["sendMessage"] == 1
+        assert calls["answerCallbackQuery"] == 1
+        assert calls["editMessageText"] == 1
+        assert calls["getUpdates"] >= 2
 
 
 async def test_concurrent_users_each_get_their_own_reply(driven: str) -> None:
