@@ -30,12 +30,13 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer the press and edit the message (as natars-bot edits its question in place)."""
+    """Answer the press and edit the message (as natars-bot edits its question in place, or
+    a summary's tally)."""
     query = update.callback_query
     if query is None:
         return
     await query.answer()
-    if query.message is not None and query.message.chat.type == "private":
+    if query.message is not None:
         await query.edit_message_text(f"pressed {query.id}", reply_markup=BUTTON)
 
 

@@ -91,6 +91,7 @@ class Run:
     database_mb: float = 0.0
     says: int = 0
     presses: int = 0
+    votes: int = 0  # the MDT reviewers' presses (two reviewers at a time), within `presses`
     submitted: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -237,16 +238,27 @@ async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
             chat = await driver.say(user, f"answer {step}")
 
 
+async def echo_votes(driver: Driver, reviewer: int, presses: int) -> None:
+    """One reviewer's presses in the group, one after another, as natars-bot's MDT phase."""
+    user = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
+    chat = await driver.say(user, "vote", MDT)
+    for _ in range(presses - 1):
+        if not chat:
+            return
+        await driver.press(user, MDT, chat[-1], "ok")
+
+
 async def drive(
     kind: str,
     port: int,
     surgeons: int,
     run: Run,
     stop_after: int,
-    counts: tuple[int, int],
+    counts: tuple[int, int, int],
     pid: int,
 ) -> None:
-    """All surgeons at once, then (natars-bot) two approvals of every submission."""
+    """All surgeons at once, then two reviewers approving every submission (for the echo bot:
+    as many presses in the group, two reviewers at a time: the same shape of load)."""
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT + 30)
     ) as session:
@@ -274,12 +286,20 @@ async def drive(
                 run.cpu_seconds = _cpu_seconds(pid) - cpu
                 summaries = await wait_for_summaries(driver, run.submitted)
                 started, cpu = time.perf_counter(), _cpu_seconds(pid)
+                presses = run.presses
                 await vote_all(driver, summaries)
+                run.votes = run.presses - presses
         else:
-            says, presses = counts
+            says, presses, votes = counts
             per = max(1, surgeons)
             await asyncio.gather(
-                *(echo_load(driver, n, says // per, presses // per) for n in range(1, surgeons + 1))
+                *(
+                    echo_load(driver, n, says // per, (presses - votes) // per)
+                    for n in range(1, surgeons + 1)
+                )
+            )
+            await asyncio.gather(
+                *(echo_votes(driver, r, votes // len(REVIEWERS)) for r in REVIEWERS)
             )
         run.seconds += time.perf_counter() - started
         run.cpu_seconds += _cpu_seconds(pid) - cpu
@@ -344,7 +364,7 @@ def _peak_mb(pid: int) -> float:
 
 
 def run_bot(
-    kind: str, port: int, args: argparse.Namespace, folder: Path, counts: tuple[int, int]
+    kind: str, port: int, args: argparse.Namespace, folder: Path, counts: tuple[int, int, int]
 ) -> Run:
     """Start one bot process, drive it, stop it; its figures."""
     run = Run(kind)
@@ -443,12 +463,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             for _ in range(args.rounds):
                 if runs and len(runs) % 4 == 2:  # every other round, the echo bot goes first
-                    counts = (runs[-2].says, runs[-2].presses)
+                    counts = (runs[-2].says, runs[-2].presses, runs[-2].votes)
                     echo = run_bot("echo", port, args, Path(folder), counts)
-                    natars = run_bot("natars", port, args, Path(folder), (0, 0))
+                    natars = run_bot("natars", port, args, Path(folder), (0, 0, 0))
                 else:
-                    natars = run_bot("natars", port, args, Path(folder), (0, 0))
-                    counts = (natars.says, natars.presses)
+                    natars = run_bot("natars", port, args, Path(folder), (0, 0, 0))
+                    counts = (natars.says, natars.presses, natars.votes)
                     echo = run_bot("echo", port, args, Path(folder), counts)
                 runs += [natars, echo]
     finally:

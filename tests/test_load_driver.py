@@ -13,6 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.ext import filters as ptb_filters
 
 from benchmarks.echo_bot import echo, pressed
+from benchmarks.load import MDT, REVIEWERS, Driver, Run, echo_votes
 from natars_bot.driver import DrivenServer
 
 from .harness import TOKEN
@@ -30,6 +31,7 @@ async def driven(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     port = _free_port()
     server = DrivenServer(TOKEN, reply_timeout=10)
+    server.api.group(MDT, "MDT")
     await server.start(port)
     application: Application = (  # type: ignore[type-arg]
         ApplicationBuilder().token(TOKEN).base_url(f"http://127.0.0.1:{port}/bot").build()
@@ -86,3 +88,19 @@ async def test_concurrent_users_each_get_their_own_reply(driven: str) -> None:
 
         replies = await asyncio.gather(*(say(n) for n in range(20)))
     assert [r["chat"][-1]["text"] for r in replies] == [f"from {n}" for n in range(20)]
+
+
+async def test_the_echo_bots_mdt_phase_has_natars_bots_shape(driven: str) -> None:
+    """The echo bot's share of the MDT phase: two reviewers pressing in the group, one press
+    after another each, every press answered and its message edited (as a tally is)."""
+    port = int(driven.removeprefix("http://127.0.0.1:").partition("/")[0]) - 1
+    run = Run("echo")
+    async with aiohttp.ClientSession() as http:
+        driver = Driver(http, port, run)
+        await asyncio.gather(*(echo_votes(driver, r, 4) for r in REVIEWERS))
+        calls = await driver.calls()
+    assert run.errors == 0
+    assert (run.says, run.presses, run.updates) == (2, 6, 8)
+    assert calls["answerCallbackQuery"] == 6
+    assert calls["editMessageText"] == 6
+    assert calls["sendMessage"] == 2
