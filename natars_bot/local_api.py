@@ -37,7 +37,7 @@ _ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 _ENTITIES = frozenset({"lt", "gt", "amp", "quot"})
 # Parameters that are text even when they look like JSON ("12" stays the string "12").
-_TEXT_PARAMS = frozenset(
+TEXT_PARAMS = frozenset(
     {"text", "caption", "parse_mode", "callback_query_id", "description", "url", "language_code",
      "filename", "short_description"}
 )  # fmt: skip
@@ -312,17 +312,8 @@ class LocalBotApi:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        method = request.match_info["method"]
-        params = await self._params(request)
-        self.calls.append((method, params))
-        self.call_counts[method] += 1
         try:
-            for fault in list(self.faults):
-                await _maybe_await(fault(method, params))
-            handler = getattr(self, f"_api_{method.lower()}", None)
-            if handler is None:
-                raise ApiError(404, "Not Found: method not found")
-            result = await handler(params)
+            result = await self.call(request.match_info["method"], await self._params(request))
         except ApiError as exc:
             body: dict[str, Any] = {
                 "ok": False,
@@ -332,13 +323,27 @@ class LocalBotApi:
             if exc.retry_after is not None:
                 body["parameters"] = {"retry_after": exc.retry_after}
             return web.json_response(body, status=exc.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Run a Bot API method with decoded parameters, as a request over HTTP would: the
+        call is recorded, faults apply, observers see it; raises ApiError as Telegram fails.
+        (benchmarks/update_cost.py calls it directly, without HTTP.)"""
+        self.calls.append((method, params))
+        self.call_counts[method] += 1
+        try:
+            for fault in list(self.faults):
+                await _maybe_await(fault(method, params))
+            handler = getattr(self, f"_api_{method.lower()}", None)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            return await handler(params)
         finally:
             self.version += 1
             for observe in self.observers:
                 observe(method, params)
             async with self._changed:
                 self._changed.notify_all()
-        return web.json_response({"ok": True, "result": result})
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -349,7 +354,7 @@ class LocalBotApi:
         for name, value in {**request.query, **form}.items():
             if isinstance(value, web.FileField):  # an uploaded file
                 params[name] = {"filename": value.filename, "content": value.file.read()}
-            elif name in _TEXT_PARAMS:
+            elif name in TEXT_PARAMS:
                 params[name] = str(value)
             else:
                 try:

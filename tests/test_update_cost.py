@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.update_cost import _answers, core, store, telegram_objects
+from benchmarks.update_cost import _answers, core, store, telegram_objects, whole_updates
 from natars_bot.dialogue import current
 from natars_bot.flow import default_flow
 
@@ -21,6 +21,20 @@ async def test_each_part_is_measured(tmp_path: Path) -> None:
     states = _answers()
     assert await store(states[:3], tmp_path) > 0
     assert core(states[:3], 1) > 0
-    natars, echo = telegram_objects(20)
+    natars, echo = telegram_objects(states[:3], 2)
     assert natars > 0
     assert echo > 0
+
+
+async def test_whole_updates_replay_the_load_benchmarks_users() -> None:
+    """Both bots get the same users' updates through python-telegram-bot, without HTTP: three
+    complete referrals with their MDT votes, and as many messages and presses for the echo
+    bot; natars-bot's calls and buttons per update are counted (they are the benchmark's)."""
+    whole = await whole_updates(surgeons=3, runs=1)
+    natars, echo = whole["natars"], whole["echo"]
+    # /new, ~30 answers, verdict, submit, per surgeon; two approvals per submission.
+    assert natars.updates > 3 * 30 + 3 * 2
+    assert abs(echo.updates - natars.updates) <= 3 * 2  # the same users, to a division's rest
+    assert natars.cpu_ms > 0 and echo.cpu_ms > 0
+    assert natars.calls > echo.calls >= 1.0  # echo: a reply per message, answer + edit per press
+    assert natars.buttons > echo.buttons > 0
