@@ -186,7 +186,7 @@ def _question(message: dict[str, Any]) -> Any:
 
 async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> None:
     """One surgeon's complete referral (or the first `stop_after` answers of one)."""
-    user = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
+    user: dict[str, Any] = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
     chat = await driver.say(user, "/new")
     histology = rng.choice(["DDLPS", "LMS", "UPS", "SFT"])
     answered = 0
@@ -229,7 +229,7 @@ async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> 
 
 async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
     """The same number of messages and presses, for the echo bot."""
-    user = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
+    user: dict[str, Any] = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
     chat = await driver.say(user, "/new")
     for step in range(says + presses - 1):
         if step < presses and chat:
@@ -240,7 +240,7 @@ async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
 
 async def echo_votes(driver: Driver, reviewer: int, presses: int) -> None:
     """One reviewer's presses in the group, one after another, as natars-bot's MDT phase."""
-    user = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
+    user: dict[str, Any] = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
     chat = await driver.say(user, "vote", MDT)
     for _ in range(presses - 1):
         if not chat:
@@ -324,7 +324,11 @@ async def vote_all(driver: Driver, summaries: list[dict[str, Any]]) -> None:
     """Two reviewers approve every summary posted to the MDT group."""
 
     async def approve(reviewer: int) -> None:
-        user = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
+        user: dict[str, Any] = {
+            "id": reviewer,
+            "is_bot": False,
+            "first_name": f"Reviewer {reviewer}",
+        }
         for summary in summaries:
             data = _button(summary, "✅ Approve for enrolment")
             if data:
@@ -491,7 +495,7 @@ def main() -> None:
     pairs = list(zip(rows[0::2], rows[1::2], strict=True))
 
     def median_ratio(key: str) -> float:
-        return statistics.median(n[key] / max(e[key], 0.01) for n, e in pairs)
+        return float(statistics.median(n[key] / max(e[key], 0.01) for n, e in pairs))
 
     ratio, p99, cpu = (
         median_ratio("updates_per_s"),

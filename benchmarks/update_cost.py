@@ -253,8 +253,12 @@ class DirectDriver(load.Driver):
     """The load benchmark's users, each update handed to the Application at once."""
 
     def __init__(
-        self, api: LocalBotApi, application: Application, run: load.Run, tally: _Tally
-    ) -> None:  # type: ignore[type-arg]
+        self,
+        api: LocalBotApi,
+        application: Application,  # type: ignore[type-arg]
+        run: load.Run,
+        tally: _Tally,
+    ) -> None:
         self.api, self.application, self.run, self.tally = api, application, run, tally
         self.offset = 0
 
@@ -325,7 +329,7 @@ async def _replay(
         database = folder / f"replay-{time.monotonic_ns()}.sqlite3"
         await load._register(database, surgeons)
         settings = Settings(
-            telegram_token=load.TOKEN,  # type: ignore[arg-type]
+            telegram_token=load.TOKEN,
             database=database,
             mdt_chat_id=load.MDT,
             rate_limit=False,
