@@ -5,12 +5,16 @@
 
 The local Bot API server runs in its own process (natars_bot.driver); each bot under test runs
 in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
-nothing else, and (b) `natars-bot run` on a fresh SQLite file. Simulated surgeons, concurrently,
-go through complete referrals (mixed histologies, some wrong answers, some Back presses), then
-two MDT reviewers approve every submission; the echo bot gets the same number of messages and
-presses. Bots alternate, a pair a round (every other round the echo bot first); ratios are the
-median over the pairs. Latency is measured by the server: from an update becoming available to
-the bot until its reply; CPU per update is the bot process's user + system time (/proc).
+nothing else, (b) `natars-bot run` on a fresh SQLite file, and (c) benchmarks.mimic_bot, which
+makes natars-bot's Bot API calls with natars-bot's own messages (recorded from a short replay)
+and does nothing else: natars-bot / mimic is natars-bot's own processing, mimic / echo the
+Telegram traffic of its interface. Simulated surgeons, concurrently, go through complete
+referrals (mixed histologies, some wrong answers, some Back presses), then two MDT reviewers
+approve every submission; the echo bot and the mimic get the same number of messages and
+presses, in the same two phases. Bots alternate, one after another in each round (every other
+round in reverse order); ratios are the median over the rounds. Latency is measured by the
+server: from an update becoming available to the bot until its reply; CPU per update is the bot
+process's user + system time (/proc).
 LOAD_PROFILE=path records each bot's stacks with py-spy. `--stored N` starts natars-bot with N
 referrals already in its database; `--open-only K` stops each surgeon after K answers (open
 dialogues).
@@ -47,6 +51,7 @@ MDT = -1009
 REVIEWERS = (9001, 9002)
 REPLY_TIMEOUT = 120.0  # set from --reply-timeout
 FLOW = default_flow()
+BOTS = ("natars", "mimic", "echo")  # natars-bot, its traffic without it, the bare floor
 PROMPTS = [(q.prompt["en"].replace("<i>", "").replace("</i>", ""), q) for q in FLOW.questions]
 TYPED = {
     "screening_number": "S-{n}",
@@ -274,6 +279,8 @@ async def drive(
         started, cpu = time.perf_counter(), _cpu_seconds(pid)
         calls = await driver.calls()
         if kind == "natars":
+            group = await driver.messages(MDT)
+            after = max((m["message_id"] for m in group), default=0)
             await asyncio.gather(
                 *(
                     refer(driver, n, random.Random(rng.random()), stop_after)
@@ -284,7 +291,7 @@ async def drive(
                 # Waiting for the outbox to post the summaries is not the bot's processing time.
                 run.seconds = time.perf_counter() - started
                 run.cpu_seconds = _cpu_seconds(pid) - cpu
-                summaries = await wait_for_summaries(driver, run.submitted)
+                summaries = await wait_for_summaries(driver, run.submitted, after)
                 started, cpu = time.perf_counter(), _cpu_seconds(pid)
                 presses = run.presses
                 await vote_all(driver, summaries)
@@ -307,12 +314,17 @@ async def drive(
         run.calls = {m: after[m] - calls.get(m, 0) for m in after if after[m] > calls.get(m, 0)}
 
 
-async def wait_for_summaries(driver: Driver, submitted: int) -> list[dict[str, Any]]:
-    """The MDT summaries, once every submission has been posted (or after 60 s)."""
+async def wait_for_summaries(
+    driver: Driver, submitted: int, after: int = 0
+) -> list[dict[str, Any]]:
+    """The MDT summaries posted after message `after`, once every submission has been posted
+    (or after 60 s). Earlier rounds' summaries, and the mimic's copies, stay in the group."""
     summaries: list[dict[str, Any]] = []
     for _ in range(240):
         summaries = [
-            m for m in await driver.messages(MDT) if "NATARS referral" in m.get("text", "")
+            m
+            for m in await driver.messages(MDT)
+            if m["message_id"] > after and "NATARS referral" in m.get("text", "")
         ]
         if len(summaries) >= submitted:
             break
@@ -388,6 +400,10 @@ def run_bot(
             populate(database, args.stored)
         asyncio.run(_register(database, args.surgeons))
         command = [sys.executable, "-m", "natars_bot", "run"]
+    elif kind == "mimic":
+        command = [sys.executable, "-m", "benchmarks.mimic_bot"]
+        env["MIMIC_SCREENS"] = str(folder / "screens.json")
+        env["MIMIC_PRESSES_PER_REFERRAL"] = str((counts[1] - counts[2]) // max(1, args.surgeons))
     else:
         command = [sys.executable, "-m", "benchmarks.echo_bot"]
     log = (folder / f"{kind}.log").open("w")
@@ -462,23 +478,46 @@ def main() -> None:
     )
     assert server.stdout is not None
     server.stdout.readline()  # "ready"
-    runs: list[Run] = []
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            for _ in range(args.rounds):
-                if runs and len(runs) % 4 == 2:  # every other round, the echo bot goes first
-                    counts = (runs[-2].says, runs[-2].presses, runs[-2].votes)
-                    echo = run_bot("echo", port, args, Path(folder), counts)
-                    natars = run_bot("natars", port, args, Path(folder), (0, 0, 0))
-                else:
-                    natars = run_bot("natars", port, args, Path(folder), (0, 0, 0))
-                    counts = (natars.says, natars.presses, natars.votes)
-                    echo = run_bot("echo", port, args, Path(folder), counts)
-                runs += [natars, echo]
+        rounds = run_rounds(args, port)
     finally:
         server.terminate()
         server.wait(10)
-    rows = [run.summary() for run in runs]
+    report(rounds, args.json)
+
+
+def run_rounds(args: argparse.Namespace, port: int) -> list[dict[str, Run]]:
+    """Every round's runs, by bot."""
+    rounds: list[dict[str, Run]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.open_only:
+            # natars-bot's own messages for the mimic, from a short replay in this process.
+            from benchmarks.update_cost import record_natars_screens  # noqa: PLC0415
+
+            screens = asyncio.run(record_natars_screens(Path(folder)))
+            (Path(folder) / "screens.json").write_text(json.dumps(screens))
+        for number in range(args.rounds):
+            # Every other round the floors go first: natars-bot's counts then come from
+            # the round before.
+            order = BOTS if number % 2 == 0 or not rounds else BOTS[::-1]
+            done: dict[str, Run] = {}
+            counts = (0, 0, 0)
+            if rounds:
+                last = rounds[-1]["natars"]
+                counts = (last.says, last.presses, last.votes)
+            for kind in order:
+                if kind == "mimic" and args.open_only:
+                    continue  # open dialogues only: nothing to mimic
+                done[kind] = run_bot(kind, port, args, Path(folder), counts)
+                if kind == "natars":
+                    counts = (done[kind].says, done[kind].presses, done[kind].votes)
+            rounds.append(done)
+    return rounds
+
+
+def report(rounds: list[dict[str, Run]], path: Path) -> None:
+    """Print the table and the ratios; write them as JSON to `path`."""
+    rows = [done[kind].summary() for done in rounds for kind in BOTS if kind in done]
     print(
         f"{'bot':8}{'updates':>9}{'upd/s':>9}{'cpu ms':>8}{'calls':>7}"
         f"{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}"
@@ -489,13 +528,16 @@ def main() -> None:
             f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['cpu_ms_per_update']:>8}{row['calls_per_update']:>7}{row['p50_ms']:>8}{row['p95_ms']:>8}"
             f"{row['p99_ms']:>8}{row['max_ms']:>8}{row['errors']:>8}{row['peak_mb']:>9.0f}{row['database_mb']:>8}"
         )
-    # Each round's pair ran back to back: the VM's speed drifts between rounds (seen here: the
+    # Each round's bots ran back to back: the VM's speed drifts between rounds (seen here: the
     # echo bot at 3.3 and at 7.9 ms of CPU per update in one run), so ratios are taken within
-    # a pair, and the median of the pairs is reported.
-    pairs = list(zip(rows[0::2], rows[1::2], strict=True))
+    # a round, and the median over the rounds is reported.
+    summaries = [{kind: run.summary() for kind, run in done.items()} for done in rounds]
 
-    def median_ratio(key: str) -> float:
-        return float(statistics.median(n[key] / max(e[key], 0.01) for n, e in pairs))
+    def median_ratio(key: str, top: str = "natars", bottom: str = "echo") -> float:
+        ratios = [
+            r[top][key] / max(r[bottom][key], 0.01) for r in summaries if top in r and bottom in r
+        ]
+        return float(statistics.median(ratios)) if ratios else 0.0
 
     ratio, p99, cpu = (
         median_ratio("updates_per_s"),
@@ -503,16 +545,30 @@ def main() -> None:
         median_ratio("cpu_ms_per_update"),
     )
     print(
-        f"natars-bot / echo, median of {len(pairs)} rounds: throughput {ratio:.0%} (target ≥ 70%),"
+        f"natars-bot / echo, median of {len(rounds)} rounds: throughput {ratio:.0%} (target ≥ 70%),"
         f" p99 latency {p99:.2f}× (target ≤ 2×), CPU per update {cpu:.2f}×"
     )
-    args.json.write_text(
+    own, traffic = median_ratio("updates_per_s", "natars", "mimic"), 0.0
+    if own:
+        traffic = median_ratio("updates_per_s", "mimic", "echo")
+        print(
+            f"of which natars-bot's own processing (natars-bot / mimic): throughput {own:.0%};"
+            f" the Telegram traffic of its interface (mimic / echo): {traffic:.0%}"
+        )
+    path.write_text(
         json.dumps(
-            {"runs": rows, "throughput_ratio": ratio, "p99_ratio": p99, "cpu_ratio": cpu},
+            {
+                "runs": rows,
+                "throughput_ratio": ratio,
+                "p99_ratio": p99,
+                "cpu_ratio": cpu,
+                "own_processing_throughput_ratio": own,
+                "traffic_throughput_ratio": traffic,
+            },
             indent=2,
         )
     )
-    print(f"figures written to {args.json}")
+    print(f"figures written to {path}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.ext import filters as ptb_filters
 from telegram.request import BaseRequest, RequestData
 
-from benchmarks import echo_bot, load
+from benchmarks import echo_bot, load, mimic_bot
 from natars_bot.bot.app import build_application, shut_down, start_up
 from natars_bot.bot.screens import question_screen
 from natars_bot.bot.services import Services
@@ -319,9 +319,14 @@ class WholeUpdates:
 
 
 async def _replay(
-    kind: str, folder: Path, surgeons: int, counts: tuple[int, int, int]
-) -> tuple[load.Run, float, _Tally]:
-    """One replay of the load benchmark's users against one bot; (run, bot CPU s, tally)."""
+    kind: str,
+    folder: Path,
+    surgeons: int,
+    counts: tuple[int, int, int],
+    screens: dict[str, list[dict[str, Any]]] | None = None,
+) -> tuple[load.Run, float, _Tally, LocalBotApi]:
+    """One replay of the load benchmark's users against one bot (for the mimic: natars-bot's
+    recorded `screens`); (run, the bot's CPU seconds, tally, the server with its call log)."""
     api, tally = LocalBotApi(load.TOKEN), _Tally()
     api.group(load.MDT, "MDT")
     application: Application  # type: ignore[type-arg]
@@ -336,6 +341,10 @@ async def _replay(
             outbox_interval_seconds=3600,
         )
         application = build_application(settings)
+    elif kind == "mimic":
+        application = ApplicationBuilder().token(load.TOKEN).concurrent_updates(False).build()
+        says, presses, votes = counts
+        mimic_bot.build(application, screens or {}, load.MDT, (presses - votes) // surgeons)
     else:
         application = ApplicationBuilder().token(load.TOKEN).concurrent_updates(False).build()
         application.add_handler(MessageHandler(ptb_filters.TEXT, echo_bot.echo))
@@ -371,19 +380,30 @@ async def _replay(
         await application.stop()
         if kind == "natars":
             await shut_down(application)
-    return run, seconds, tally
+    return run, seconds, tally, api
+
+
+async def record_natars_screens(folder: Path, surgeons: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """natars-bot's messages from a short replay, for the mimic bot."""
+    *_, api = await _replay("natars", folder, surgeons, (0, 0, 0))
+    return mimic_bot.record_screens(list(api.calls))
 
 
 async def whole_updates(surgeons: int, runs: int = 3) -> dict[str, WholeUpdates]:
-    """natars-bot and the echo bot over the same users, alternated, best of `runs` each."""
+    """natars-bot, the mimic of its traffic and the echo bot over the same users, alternated,
+    best of `runs` each."""
     best: dict[str, WholeUpdates] = {}
     counts = (0, 0, 0)
+    screens: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(runs):
-            for kind in ("natars", "echo"):
-                run, seconds, tally = await _replay(kind, Path(folder), surgeons, counts)
+            for kind in ("natars", "mimic", "echo"):
+                run, seconds, tally, api = await _replay(
+                    kind, Path(folder), surgeons, counts, screens
+                )
                 if kind == "natars":
                     counts = (run.says, run.presses, run.votes)
+                    screens = screens or mimic_bot.record_screens(list(api.calls))
                 figures = WholeUpdates(
                     run.updates,
                     1000 * seconds / run.updates,
@@ -423,8 +443,11 @@ def main() -> None:
             f"{kind:12}{figures.updates:>9}{figures.cpu_ms:>9.2f}{figures.calls:>8.2f}"
             f"{figures.buttons:>9.1f}"
         )
+    natars, mimic, echo = whole["natars"].cpu_ms, whole["mimic"].cpu_ms, whole["echo"].cpu_ms
     print(
-        f"natars-bot / echo: {whole['natars'].cpu_ms / whole['echo'].cpu_ms:.2f}× CPU per update\n"
+        f"CPU per update: natars-bot / echo {natars / echo:.2f}×, of which natars-bot's own"
+        f" processing (natars-bot / mimic) {natars / mimic:.2f}× and its Telegram traffic"
+        f" (mimic / echo) {mimic / echo:.2f}×\n"
     )
     states = _answers()
     with tempfile.TemporaryDirectory() as folder:

@@ -27,14 +27,18 @@ async def test_each_part_is_measured(tmp_path: Path) -> None:
 
 
 async def test_whole_updates_replay_the_load_benchmarks_users() -> None:
-    """Both bots get the same users' updates through python-telegram-bot, without HTTP: three
-    complete referrals with their MDT votes, and as many messages and presses for the echo
-    bot; natars-bot's calls and buttons per update are counted (they are the benchmark's)."""
+    """The bots get the same users' updates through python-telegram-bot, without HTTP: three
+    complete referrals with their MDT votes, and as many messages and presses for the mimic and
+    the echo bot; calls and buttons per update are counted (they are the benchmark's)."""
     whole = await whole_updates(surgeons=3, runs=1)
-    natars, echo = whole["natars"], whole["echo"]
+    natars, mimic, echo = whole["natars"], whole["mimic"], whole["echo"]
     # /new, ~30 answers, verdict, submit, per surgeon; two approvals per submission.
     assert natars.updates > 3 * 30 + 3 * 2
     assert abs(echo.updates - natars.updates) <= 3 * 2  # the same users, to a division's rest
     assert natars.cpu_ms > 0 and echo.cpu_ms > 0
     assert natars.calls > echo.calls >= 1.0  # echo: a reply per message, answer + edit per press
     assert natars.buttons > echo.buttons > 0
+    # The mimic makes natars-bot's calls with natars-bot's messages, for the echo bot's load.
+    assert mimic.updates == echo.updates
+    assert abs(mimic.calls - natars.calls) < 0.15
+    assert mimic.buttons > 3 * echo.buttons
