@@ -34,12 +34,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
+
+from benchmarks.echo_bot import floor_application
 
 __all__ = ["Mimic", "build", "main", "record_screens"]
 
@@ -167,13 +168,7 @@ def record_screens(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[di
 
 def main() -> None:
     """Poll until killed."""
-    application = (
-        ApplicationBuilder()
-        .token(os.environ["NATARS_TELEGRAM_TOKEN"])
-        .base_url(os.environ["NATARS_BOT_API_URL"])
-        .concurrent_updates(False)
-        .build()
-    )
+    application = floor_application()
     build(
         application,
         json.loads(Path(os.environ["MIMIC_SCREENS"]).read_text()),
