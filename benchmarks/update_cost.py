@@ -5,7 +5,8 @@
 benchmarks/load.py measures whole bots, and on a shared VM its figures drift from run to run.
 This measures in one process (CPU time, best of several runs):
 
-- whole updates: natars-bot and the bare echo bot (benchmarks/echo_bot.py), each a real
+- whole updates: natars-bot, the mimic of its Telegram traffic (benchmarks/mimic_bot.py) and
+  the bare echo bot (benchmarks/echo_bot.py), each a real
   python-telegram-bot Application, fed the load benchmark's own surgeons and MDT reviewers
   (benchmarks.load's `refer`, `vote_all`, `echo_load`, `echo_votes`) one update at a time. Each
   Bot API call goes to the local server's method directly instead of over HTTP, and the
@@ -21,8 +22,8 @@ and, for natars-bot alone, the parts it does per answered question that the echo
   update id; committed with fsync), as the handlers call them;
 - core: reading the answer, assessing the referral, rendering the next question and its buttons;
 - telegram objects: python-telegram-bot building the incoming press (Update.de_json) and the
-  returned edited message (Message.de_json), for a natars-bot question against the echo bot's
-  one-button message — the part of the Telegram calls that grows with the message.
+  returned edited message (Message.de_json), averaged over every question of the referral
+  against the echo bot's one-button message — the part of the calls that grows with a message.
 """
 
 from __future__ import annotations
