@@ -107,34 +107,52 @@ class Mimic:
             await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A press: answered while the pressed message is edited to the next screen; a
-        referral's last press also sends the "submitted" notice and the MDT summary; every
-        second vote in the group decides, and the surgeon is told."""
+        """A press, as natars-bot handles it: in a private chat answered while the pressed
+        message is edited to the next screen, a referral's last press then sending the
+        "submitted" notice, with the MDT summary left to a task (natars-bot's outbox); in the
+        group a vote answered, its tally edited by a task, and every second vote deciding,
+        the surgeon told by that task too."""
         query = update.callback_query
         if query is None or not isinstance(query.message, Message):
             return
         chat_id = query.message.chat.id
         text, markup = self.next_screen(chat_id)
-        edit = query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
         if chat_id < 0:
             await query.answer()
-            await edit
             self._votes += 1
-            if self._votes % 2 == 0 and self.surgeons:
-                surgeon = self.surgeons[(self._votes // 2) % len(self.surgeons)]
-                notice, _ = self.next_screen(surgeon)
-                await context.bot.send_message(surgeon, notice, parse_mode=ParseMode.HTML)
+            context.application.create_task(
+                self._tally(context, query.message, text, markup, self._votes % 2 == 0)
+            )
             return
-        await asyncio.gather(query.answer(), edit)
+        await asyncio.gather(
+            query.answer(),
+            query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup),
+        )
         self._keyboards[chat_id] = query.message.message_id
         self._presses[chat_id] += 1
         if self._presses[chat_id] % self.presses_per_referral == 0:
+            summary, keyboard = self.next_screen(self.mdt_chat_id)
+            context.application.create_task(
+                context.bot.send_message(
+                    self.mdt_chat_id, summary, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                )
+            )
             notice, _ = self.next_screen(chat_id)
             await context.bot.send_message(chat_id, notice, parse_mode=ParseMode.HTML)
-            summary, keyboard = self.next_screen(self.mdt_chat_id)
-            await context.bot.send_message(
-                self.mdt_chat_id, summary, parse_mode=ParseMode.HTML, reply_markup=keyboard
-            )
+
+    async def _tally(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        message: Message,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        decided: bool,
+    ) -> None:
+        await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        if decided and self.surgeons:
+            surgeon = self.surgeons[(self._votes // 2) % len(self.surgeons)]
+            notice, _ = self.next_screen(surgeon)
+            await context.bot.send_message(surgeon, notice, parse_mode=ParseMode.HTML)
 
 
 def build(
