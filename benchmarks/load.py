@@ -393,6 +393,7 @@ def run_bot(
         "NATARS_MDT_CHAT_ID": str(MDT),
         "NATARS_RATE_LIMIT": "false",
         "NATARS_OUTBOX_INTERVAL_SECONDS": "0.5",
+        "NATARS_READ_DELAY_SECONDS": "0",  # its users press the moment a screen arrives
         "NO_PROXY": "127.0.0.1,localhost",
     }
     if kind == "natars":

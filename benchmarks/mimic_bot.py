@@ -108,7 +108,8 @@ class Mimic:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press, as natars-bot handles it: in a private chat answered while the pressed
-        message is edited to the next screen, a referral's last press then sending the
+        message is edited to its record and the next screen sent below, a referral's last
+        press then sending the
         "submitted" notice, with the MDT summary left to a task (natars-bot's outbox); in the
         group a vote answered, its tally edited by a task, and every second vote deciding,
         the surgeon told by that task too."""
@@ -124,11 +125,16 @@ class Mimic:
                 self._tally(context, query.message, text, markup, self._votes % 2 == 0)
             )
             return
-        await asyncio.gather(
+        # natars-bot keeps an answered question readable (its text and the answer, no buttons)
+        # and sends the next screen below it, as a new message.
+        _, _, sent = await asyncio.gather(
             query.answer(),
-            query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup),
+            query.message.edit_text(
+                query.message.text_html or ".", parse_mode=ParseMode.HTML, reply_markup=None
+            ),
+            context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup),
         )
-        self._keyboards[chat_id] = query.message.message_id
+        self._keyboards[chat_id] = sent.message_id
         self._presses[chat_id] += 1
         if self._presses[chat_id] % self.presses_per_referral == 0:
             summary, keyboard = self.next_screen(self.mdt_chat_id)
@@ -179,6 +185,8 @@ def record_screens(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[di
     for method, params in calls:
         if method not in ("sendMessage", "editMessageText") or "text" not in params:
             continue
+        if method == "editMessageText" and not params.get("reply_markup"):
+            continue  # an answered question's record: the mimic makes that edit itself
         kind = "private" if int(params["chat_id"]) > 0 else "group"
         screens[kind].append({"text": params["text"], "reply_markup": params.get("reply_markup")})
     return screens

@@ -4,23 +4,32 @@ Pure: no Telegram, no database, no clock. A `DialogueState` is a referral's prog
 referral's own row by the store); each function takes one and returns a new one:
 
     current(flow, state)              the question to ask, or None when the review is due
-    answer(flow, state, text=…)       a typed answer → Accepted(new state) or Rejected(reason)
+    answer(flow, state, text=…)       a typed answer → Accepted(new state), Unsure(state that
+                                      asks to confirm a reading) or Rejected(reason)
     answer(flow, state, choice=i)     a pressed button (i = -1: "not known yet")
+    pick(flow, state, option)         confirm one reading of an Unsure answer
     back(flow, state)                 undo the last answer (or leave an edit)
     edit(flow, state, field)          change one answer from the review screen
+    shown(state, view)                the state with another screen shown (verdict, …)
     to_referral(flow, state, …)       the Referral the engine evaluates
 
 Answers hidden by a changed `show_if` are cleared; newly shown questions are asked next.
+
+Every new state is a new *screen*: `state.screen` counts them, and `state.view` says which
+kind is on screen ("ask" the current question, or the review once none is left; "verdict";
+"failed", the stop-or-continue choice after an excluding answer; "cancel", the discard
+confirmation; "confirm", a typed answer read two ways). The Telegram adapter binds every button
+to the screen number it was shown with, so a press on any other screen changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .answers import Parsed, Rejected, read_answer
+from .answers import Parsed, Rejected, Unclear, read_answer
 from .eligibility import Assessment
 from .flow import Flow, Question, Value
 from .referral import Referral
@@ -28,18 +37,36 @@ from .referral import Referral
 __all__ = [
     "Accepted",
     "DialogueState",
+    "Pending",
+    "Unsure",
+    "View",
     "answer",
     "back",
     "current",
     "edit",
     "extras",
     "new_failures",
+    "pick",
     "progress",
+    "shown",
     "to_referral",
+    "undone",
     "visible",
 ]
 
 UNKNOWN_CHOICE = -1
+View = Literal["ask", "verdict", "failed", "cancel", "confirm"]
+
+
+class Pending(BaseModel):
+    """A typed answer that reads two ways (or looks like a name): the readings to choose from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    text: str  # what the surgeon typed
+    reason: str  # the message key that says why we ask
+    options: tuple[Value, ...]
 
 
 class DialogueState(BaseModel):
@@ -50,16 +77,46 @@ class DialogueState(BaseModel):
     answers: dict[str, Value | None] = {}
     order: tuple[str, ...] = ()  # fields in the order answered, for Back
     editing: str | None = None  # a field being changed from the review screen
-    acknowledged: tuple[str, ...] = ()  # failed criteria the surgeon chose to continue past
+    acknowledged: tuple[str, ...] = ()  # failed criteria the surgeon has been shown
+    screen: int = 0  # the number of the screen on show; every new state is a new screen
+    view: View = "ask"
+    failing: tuple[str, ...] = ()  # the criteria shown on the "failed" screen
+    pending: Pending | None = None  # the answer to confirm on the "confirm" screen
+
+
+def shown(state: DialogueState, view: View, **changes: Any) -> DialogueState:
+    """`state` with a new screen of kind `view` on show (and `changes` made)."""
+    update: dict[str, Any] = {"failing": (), "pending": None, **changes}
+    return state.model_copy(update={**update, "view": view, "screen": state.screen + 1})
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """The answer was taken; `state` holds it."""
+    """The answer was taken; `state` holds it. `approximate`: read from "about 20 %"."""
 
     state: DialogueState
     question: Question
     value: Value | None
+    approximate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unsure:
+    """The typed answer was not taken yet: `state` asks the surgeon to confirm a reading.
+
+    `options` are the readings; for a text that looks like a name they are *not* in `state`
+    (nothing name-like is stored before the surgeon confirms it): the caller holds them and
+    hands them back to `pick`.
+    """
+
+    state: DialogueState
+    question: Question
+    options: tuple[Value, ...]
+    text: str
+
+
+# Readings kept out of the stored state until confirmed.
+HELD_REASONS = frozenset({"looks_like_name"})
 
 
 def _facts(flow: Flow, answers: dict[str, Value | None]) -> dict[str, Any]:
@@ -92,14 +149,21 @@ def progress(flow: Flow, state: DialogueState) -> tuple[int, int]:
 
 def answer(
     flow: Flow, state: DialogueState, *, text: str | None = None, choice: int | None = None
-) -> Accepted | Rejected:
-    """Apply a typed answer or a button press to the current question."""
+) -> Accepted | Unsure | Rejected:
+    """Apply a typed answer or a button press to the current question.
+
+    Only the "ask" screen takes a button's answer; a typed one is also taken on the "confirm"
+    screen, as the surgeon's retyped answer. On any other screen the surgeon has a decision to
+    make first (`Rejected("decide_first")`).
+    """
+    if state.view != "ask" and not (state.view == "confirm" and choice is None):
+        return Rejected("decide_first")
     question = current(flow, state)
     if question is None:
         return Rejected("no_question")
     if choice is not None:
         if choice == UNKNOWN_CHOICE and question.allows_unknown:
-            parsed: Parsed | Rejected = Parsed(None)
+            parsed: Parsed | Unclear | Rejected = Parsed(None)
         elif 0 <= choice < len(question.choices):
             parsed = Parsed(question.choices[choice].value)
         else:
@@ -108,7 +172,38 @@ def answer(
         parsed = read_answer(question, text or "")
     if isinstance(parsed, Rejected):
         return parsed
-    return Accepted(_record(flow, state, question, parsed.value), question, parsed.value)
+    if isinstance(parsed, Unclear):
+        held = parsed.reason in HELD_REASONS
+        pending = Pending(
+            field=question.field,
+            text="" if held else text or "",
+            reason=parsed.reason,
+            options=() if held else parsed.options,
+        )
+        return Unsure(
+            shown(state, "confirm", pending=pending), question, parsed.options, text or ""
+        )
+    return Accepted(
+        _record(flow, state, question, parsed.value), question, parsed.value, parsed.approximate
+    )
+
+
+def pick(
+    flow: Flow, state: DialogueState, option: int, held: tuple[Value, ...] = ()
+) -> Accepted | Rejected:
+    """Confirm one reading of the answer on the "confirm" screen (`held`: the readings kept out
+    of the state, see `Unsure`)."""
+    pending = state.pending
+    if state.view != "confirm" or pending is None:
+        return Rejected("decide_first")
+    question = current(flow, state)
+    if question is None or question.field != pending.field:
+        return Rejected("no_question")
+    options = pending.options or held
+    if not 0 <= option < len(options):
+        return Rejected("retype")
+    value = options[option]
+    return Accepted(_record(flow, state, question, value), question, value)
 
 
 def _record(
@@ -117,7 +212,7 @@ def _record(
     answers = {**state.answers, question.field: value}
     order = (*(f for f in state.order if f != question.field), question.field)
     answers, order = _prune(flow, answers, order)
-    return state.model_copy(update={"answers": answers, "order": order, "editing": None})
+    return shown(state, "ask", answers=answers, order=order, editing=None)
 
 
 def _prune(
@@ -133,22 +228,35 @@ def _prune(
 
 
 def back(flow: Flow, state: DialogueState) -> DialogueState:
-    """Leave an edit, or forget the last answer so that its question is asked again."""
+    """Leave an edit or a confirmation, or forget the last answer so that its question is
+    asked again (from the exclusion screen too: "change this answer")."""
+    if state.view == "confirm":
+        return shown(state, "ask")
     if state.editing is not None:
-        return state.model_copy(update={"editing": None})
+        return shown(state, "ask", editing=None)
     if not state.order:
-        return state
+        return shown(state, "ask")
     last = state.order[-1]
     answers = {k: v for k, v in state.answers.items() if k != last}
     answers, order = _prune(flow, answers, state.order[:-1])
-    return state.model_copy(update={"answers": answers, "order": order})
+    # A criterion that failed on the undone answer is no longer "seen": if the new answer
+    # makes it fail again, it is shown again.
+    acknowledged = tuple(c for c in state.acknowledged if c not in state.failing)
+    return shown(state, "ask", answers=answers, order=order, acknowledged=acknowledged)
+
+
+def undone(state: DialogueState) -> str | None:
+    """The field that `back` would forget (None when it would only leave a screen)."""
+    if state.view == "confirm" or state.editing is not None or not state.order:
+        return None
+    return state.order[-1]
 
 
 def edit(flow: Flow, state: DialogueState, field: str) -> DialogueState | Rejected:
     """Start changing one shown question's answer (from the review screen)."""
     if field not in {q.field for q in visible(flow, state)}:
         return Rejected("not_editable")
-    return state.model_copy(update={"editing": field})
+    return shown(state, "ask", editing=field)
 
 
 def to_referral(flow: Flow, state: DialogueState, **fixed: Any) -> Referral:

@@ -188,8 +188,13 @@ class Sandbox:
     async def _press(self, request: web.Request) -> web.Response:
         body = await request.json()
         user = _demo(int(body["user_id"]))
-        message = self.api.chats[int(body["chat_id"])].messages[int(body["message_id"])]
-        button = message["reply_markup"]["inline_keyboard"][int(body["row"])][int(body["column"])]
+        message = self.api.chats[int(body["chat_id"])].messages.get(int(body["message_id"]))
+        rows = ((message or {}).get("reply_markup") or {}).get("inline_keyboard", [])
+        row, column = int(body["row"]), int(body["column"])
+        if message is None or not (0 <= row < len(rows) and 0 <= column < len(rows[row])):
+            # The button is gone (its message was edited since): Telegram's own answer.
+            raise web.HTTPBadRequest(text="Bad Request: the button is no longer there")
+        button = rows[row][column]
         await self.api.press_data(_telegram_user(user), message, button["callback_data"])
         return web.json_response({"ok": True})
 

@@ -8,6 +8,8 @@
     NATARS_MDT_LANGUAGE     language of the MDT summaries (default en)
     NATARS_APPROVALS_NEEDED / NATARS_DECLINES_NEEDED   the quorum (default 2 / 2)
     NATARS_REMINDER_HOURS   re-announce undecided cases after this long (default 48)
+    NATARS_READ_DELAY_SECONDS  a press this soon after its screen appeared is refused as a
+                            double tap (default 1)
 
 Every command that touches the database reads the same settings. A malformed value becomes one
 ConfigError line naming the variable.
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     reminder_check_seconds: float = Field(default=60.0, gt=0)
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_delay_seconds: float = Field(
+        default=1.0, ge=0, description="presses sooner than this after their screen are refused"
+    )
 
     @field_validator("bot_api_url")
     @classmethod

@@ -114,7 +114,8 @@ class BotUnderTest:
             mdt_chat_id=MDT_CHAT,
             outbox_interval_seconds=0.2,
             reminder_check_seconds=0.2,
-            **self.overrides,
+            # Tests press as fast as the bot replies; the double-tap guard has tests of its own.
+            **{"read_delay_seconds": 0.0, **self.overrides},
         )
         application = build_application(settings)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from natars_bot.answers import Parsed, Rejected, read_answer
+from natars_bot.answers import Parsed, Rejected, Unclear, looks_like_name, read_answer
 from natars_bot.flow import default_flow
 from natars_bot.referral import Referral
 
@@ -73,14 +73,12 @@ def test_answers_are_read_generously(field: str, text: str, value: Any) -> None:
     [
         ("tumor_size_cm", "big", "not_a_number"),
         ("age_years", "S-3", "not_a_number"),
-        ("age_years", "about 60", "not_a_number"),
         ("tumor_size_cm", "12 inches", "not_a_number"),
         ("tumor_size_cm", "0", "out_of_range"),
         ("tumor_size_cm", "-3", "out_of_range"),
-        ("tumor_size_cm", "150", "size_unit"),
         ("grade", "4", "out_of_range"),
         ("grade", "2.5", "whole_number"),
-        ("grade", "1 or 2", "one_number"),
+        ("grade", "1 or 2", "range"),
         ("asa_class", "7", "out_of_range"),
         ("age_years", "130", "out_of_range"),
         ("age_years", "62.5", "whole_number"),
@@ -110,7 +108,10 @@ def test_a_range_rejection_quotes_the_limit() -> None:
 def test_any_text_is_accepted_or_reprompted(field: str, text: str) -> None:
     """Whatever is typed, reading never raises; an accepted value fits the referral model."""
     result = read_answer(FLOW.question(field), text)
-    assert isinstance(result, Parsed | Rejected)
+    assert isinstance(result, Parsed | Unclear | Rejected)
+    if isinstance(result, Unclear) and result.reason == "size_unit":
+        for option in result.options:
+            assert isinstance(read_answer(FLOW.question(field), str(option) + " cm"), Parsed)
     if (
         isinstance(result, Parsed)
         and result.value is not None
@@ -126,5 +127,130 @@ def test_any_text_is_accepted_or_reprompted(field: str, text: str) -> None:
     ),
 )
 def test_numbers_with_units_never_raise(field: str, text: str) -> None:
-    """Number-like input in every style gets a value or a reason."""
-    assert isinstance(read_answer(FLOW.question(field), text), Parsed | Rejected)
+    """Number-like input in every style gets a value, a question or a reason."""
+    assert isinstance(read_answer(FLOW.question(field), text), Parsed | Unclear | Rejected)
+
+
+# ------------------------------------------------------------------ numbers never guessed
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "reason"),
+    [
+        ("sft_necrosis_percent", "<10%", "inexact"),
+        ("sft_necrosis_percent", "＜10%", "inexact"),
+        ("sft_necrosis_percent", "less than 10 %", "inexact"),
+        ("sft_necrosis_percent", "不足10%", "inexact"),
+        ("sft_necrosis_percent", "10%以下", "inexact"),
+        ("sft_necrosis_percent", "10-20%", "range"),
+        ("sft_mitoses_per_2mm2", "<1/10HPF", "inexact"),
+        ("sft_mitoses_per_2mm2", "≤ 5", "inexact"),
+        ("sft_mitoses_per_2mm2", ">4", "inexact"),
+        ("sft_mitoses_per_2mm2", "3-5", "range"),
+        ("sft_mitoses_per_2mm2", "3~5", "range"),
+        ("sft_mitoses_per_2mm2", "4/50 HPF", "other_area"),
+        ("sft_mitoses_per_2mm2", "4/HPF", "other_area"),
+        ("tumor_size_cm", "<5cm", "inexact"),
+        ("tumor_size_cm", "5–10 cm", "range"),
+        ("tumor_size_cm", "10-12 cm", "range"),
+        ("tumor_size_cm", "more than 10 cm", "inexact"),
+        ("age_years", ">4", "inexact"),
+        ("age_years", "55-60", "range"),
+        ("sft_risk_score", "≥6", "inexact"),
+    ],
+)
+def test_inexact_numbers_are_asked_again(field: str, text: str, reason: str) -> None:
+    """A bound, a range or another area's count is never turned into a number."""
+    result = read_answer(FLOW.question(field), text)
+    assert isinstance(result, Rejected), result
+    assert result.reason == reason
+    assert result.params["field"] == field  # the re-prompt names what the value decides
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "value"),
+    [
+        ("sft_necrosis_percent", "about 20 %", 20.0),
+        ("sft_necrosis_percent", "~20%", 20.0),
+        ("sft_necrosis_percent", "约20%", 20.0),
+        ("sft_necrosis_percent", "20%左右", 20.0),
+        ("age_years", "about 60", 60),
+        ("tumor_size_cm", "approx. 12 cm", 12.0),
+    ],
+)
+def test_approximations_are_read_and_flagged(field: str, text: str, value: float) -> None:
+    """ "About 20 %" is 20, flagged so that the reply says how it was read."""
+    assert read_answer(FLOW.question(field), text) == Parsed(value, approximate=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("4/10 HPF", 4), ("4 per 2 mm2", 4), ("4个/2mm²", 4), ("4", 4), ("0", 0)],
+)
+def test_mitoses_per_the_questions_own_area_are_read(text: str, value: int) -> None:
+    """2 mm² (about 10 HPF) is the question's own area: the count is the number before it."""
+    assert read_answer(FLOW.question("sft_mitoses_per_2mm2"), text) == Parsed(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [("95", (9.5, 95.0)), ("45", (4.5, 45.0)), ("31", (3.1, 31.0)), ("250", (25.0,))],
+)
+def test_a_size_without_unit_above_30_asks_mm_or_cm(text: str, options: tuple[float, ...]) -> None:
+    """ "95" may be 95 mm (a 9.5 cm LMS fails INC-05) or 95 cm: the surgeon says which."""
+    assert read_answer(FLOW.question("tumor_size_cm"), text) == Unclear("size_unit", options)
+
+
+@pytest.mark.parametrize(("text", "value"), [("30", 30.0), ("12", 12.0), ("9.5", 9.5)])
+def test_a_plausible_size_without_unit_is_centimetres(text: str, value: float) -> None:
+    assert read_answer(FLOW.question("tumor_size_cm"), text) == Parsed(value)
+
+
+@pytest.mark.parametrize("text", ["Li Wei", "张三", "wang xiaoming", "Zhang San 12", "王五3"])
+def test_a_name_as_screening_number_is_confirmed_first(text: str) -> None:
+    """A screening number with no digit, with Chinese characters or two words is questioned."""
+    assert looks_like_name(text)
+    assert read_answer(FLOW.question("screening_number"), text) == Unclear(
+        "looks_like_name", (text,)
+    )
+
+
+@pytest.mark.parametrize("text", ["S-3", "ZS-2026-0012", "NAT 12", "0007"])
+def test_screening_numbers_are_taken(text: str) -> None:
+    assert read_answer(FLOW.question("screening_number"), text) == Parsed(text)
+
+
+_NUMERIC_FIELDS = ["age_years", "tumor_size_cm", "sft_mitoses_per_2mm2", "sft_necrosis_percent"]
+_NUMBER = st.from_regex(r"[0-9]{1,3}([.,][0-9])?", fullmatch=True)
+_UNIT = st.sampled_from(["", " ", "%", " cm", "mm", " hpf", "岁", " years"])
+
+
+@given(
+    st.sampled_from(_NUMERIC_FIELDS),
+    _NUMBER,
+    st.sampled_from(
+        ["<", ">", "≤", "≥", "<=", ">=", "＜", "＞", "less than ", "over ", "不足", "超过"]
+    ),
+    _UNIT,
+    st.booleans(),
+)
+def test_no_comparison_is_ever_read_as_a_number(
+    field: str, number: str, sign: str, unit: str, before: bool
+) -> None:
+    """Whatever the number, unit and sign, a bounded value is never taken as the value."""
+    text = f"{sign}{number}{unit}" if before else f"{number}{unit}{sign}"
+    assert not isinstance(read_answer(FLOW.question(field), text), Parsed)
+
+
+@given(
+    st.sampled_from(_NUMERIC_FIELDS),
+    _NUMBER,
+    _NUMBER,
+    st.sampled_from(["-", "–", "—", "~", "～", " to ", " or ", "到", "至"]),
+    _UNIT,
+)
+def test_no_range_is_ever_read_as_a_number(
+    field: str, low: str, high: str, dash: str, unit: str
+) -> None:
+    """ "3-5", "5–10 cm", "3 to 5": never one of its ends."""
+    assert not isinstance(read_answer(FLOW.question(field), f"{low}{dash}{high}{unit}"), Parsed)

@@ -117,8 +117,9 @@ def test_editing_histology_clears_hidden_answers_and_asks_new_ones() -> None:
 
 
 def test_back_forgets_the_last_answer() -> None:
-    """Back re-asks the previous question; at the start it does nothing."""
-    assert back(FLOW, DialogueState()) == DialogueState()
+    """Back re-asks the previous question; at the start it forgets nothing."""
+    start = back(FLOW, DialogueState())
+    assert (start.answers, start.order, start.view) == ({}, (), "ask")
     state = answer(FLOW, DialogueState(), text="S-1").state
     state = answer(FLOW, state, text="62").state
     assert current(FLOW, state).field == "sex"
@@ -132,7 +133,9 @@ def test_back_during_an_edit_returns_to_the_review() -> None:
     state, _ = walk({"age_years": 62})
     editing = edit(FLOW, state, "age_years")
     assert isinstance(editing, DialogueState)
-    assert back(FLOW, editing) == state
+    left = back(FLOW, editing)
+    assert (left.answers, left.order, left.editing) == (state.answers, state.order, None)
+    assert left.screen > editing.screen > state.screen  # each a screen of its own
 
 
 def test_a_rejected_answer_changes_nothing() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from natars_bot.errors import ConfigError
 from natars_bot.sandbox import MDT_CHAT, Sandbox
+from natars_bot.store import Store
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,10 +56,12 @@ async def test_the_page_api_drives_the_bot(sandbox: tuple[Sandbox, str]) -> None
             "row": 0,
             "column": 0,
         }
+        # A person reads before pressing: the bot refuses presses within a second of a screen.
+        await asyncio.sleep(1.1)
         async with http.post(f"{url}/api/press", json=press) as pressed:
             assert pressed.status == 200
         await running.api.wait_for(
-            lambda: "Patient's age" in running.api.bot_messages(1001)[0]["text"]
+            lambda: "Patient's age" in running.api.bot_messages(1001)[-1]["text"]
         )
         async with http.get(
             f"{url}/api/state", params={"after": str(state["version"])}
@@ -117,6 +121,9 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
         async def step(kind: str, value: str) -> None:
             before = await last_bot_text()
             if kind == "press":
+                # As a person would: read first (presses within a second of a screen are
+                # refused as the second tap of a double tap).
+                await asyncio.sleep(1.1)
                 await (
                     surgeon.locator(".msg")
                     .last.get_by_role("button", name=value, exact=True)
@@ -162,3 +169,53 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "sandbox.png"), full_page=True)
         await browser.close()
+
+
+async def test_a_double_click_in_the_page_answers_one_question(
+    sandbox: tuple[Sandbox, str],
+) -> None:
+    """Two clicks 0.15 s apart at the same spot: the first answers, the second (on whatever is
+    under the pointer then) records nothing and gets an alert; a vanished button is a 400."""
+    running, url = sandbox
+    async with aiohttp.ClientSession() as http:
+
+        async def send(text: str) -> None:
+            body = {"user_id": 1001, "chat_id": 1001, "text": text}
+            async with http.post(f"{url}/api/send", json=body) as sent:
+                assert sent.status == 200
+
+        async def press(message_id: int) -> int:
+            body = {"user_id": 1001, "chat_id": 1001, "message_id": message_id}
+            async with http.post(f"{url}/api/press", json={**body, "row": 0, "column": 0}) as r:
+                return r.status
+
+        await send("/new")
+        await running.api.wait_for(lambda: len(running.api.bot_messages(1001)) == 1)
+        await send("S-1")
+        await running.api.wait_for(
+            lambda: "Patient's age" in running.api.bot_messages(1001)[-1]["text"]
+        )
+        await send("62")
+        await running.api.wait_for(lambda: "Sex?" in running.api.bot_messages(1001)[-1]["text"])
+        question = running.api.bot_messages(1001)[-1]
+        await asyncio.sleep(1.1)
+        assert await press(question["message_id"]) == 200  # "Female"
+        await running.api.wait_for(
+            lambda: "Histology" in running.api.bot_messages(1001)[-1]["text"]
+        )
+        await asyncio.sleep(0.15)
+        # Same spot, same message: its buttons are gone (the answer is shown in their place) …
+        assert await press(question["message_id"]) == 400
+        # … and the new question under the finger refuses a press so soon after it appeared.
+        assert await press(running.api.bot_messages(1001)[-1]["message_id"]) == 200
+        await running.api.wait_for(
+            lambda: any("read the question" in a.get("text", "")
+                        for a in running.api.callback_answers.values())
+        )  # fmt: skip
+    store = await Store.open(running.database)
+    try:
+        draft = await store.draft_of(1001)
+    finally:
+        await store.close()
+    assert draft is not None
+    assert draft.state.answers == {"screening_number": "S-1", "age_years": 62, "sex": "female"}

@@ -6,7 +6,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -124,14 +124,17 @@ async def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
     assert len(await store.audit_rows()) == before + 1
 
 
-async def test_the_last_update_is_remembered_with_the_write(store: Store) -> None:
-    """A write made while handling update N records N, for skipping redeliveries."""
-    assert await store.last_update_id() == 0
-    store.handling(41)
+async def test_handled_updates_are_known_by_id_and_content(store: Store) -> None:
+    """A write made while handling an update records its id and fingerprint: the same update
+    is recognised; a new update reusing the id (a restarted server) is not."""
+    assert not await store.was_handled(41, "a")
+    store.handling(41, "a")
     await store.start_referral(10, "A")
-    store.handling(40)  # never goes back
-    await store.set_language(10, "zh")
-    assert await store.last_update_id() == 41
+    assert await store.was_handled(41, "a")
+    assert not await store.was_handled(41, "b")  # same id, other content: a new update
+    assert not await store.was_handled(1, "a")
+    assert await store.forget_handled(NOW + timedelta(days=1)) == 1
+    assert not await store.was_handled(41, "a")
 
 
 async def test_a_draft_read_back_is_what_the_database_holds(store: Store, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,8 @@ from ..protocol import Protocol, default_protocol
 from ..settings import Settings
 from ..store import Store
 from ..wording import Wording, default_wording
-from . import coordinators, mdt, triage
+from . import coordinators, mdt, presses, triage
+from .callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
 from .delivery import schedule
 from .services import BotContext, Services
 
@@ -85,11 +87,18 @@ def build_application(
         CommandHandler("stats", coordinators.on_stats),
         CommandHandler("cases", coordinators.on_cases),
         CommandHandler("case", coordinators.on_case),
-        CallbackQueryHandler(mdt.on_vote, pattern=r"^m:"),
-        CallbackQueryHandler(mdt.on_reopen, pattern=r"^o:"),
-        CallbackQueryHandler(coordinators.on_cases_page, pattern=r"^k:"),
-        CallbackQueryHandler(triage.on_button),
+        # Every button goes through the one codec (callbacks.py); ptb routes by the type of
+        # press it decodes to, and data the codec does not know get one polite alert.
+        CallbackQueryHandler(mdt.on_vote, pattern=_decodes_to(Vote)),
+        CallbackQueryHandler(mdt.on_reopen, pattern=_decodes_to(Reopen)),
+        CallbackQueryHandler(coordinators.on_cases_page, pattern=_decodes_to(CasesPage)),
+        CallbackQueryHandler(presses.on_button, pattern=_decodes_to(ScreenPress, Language)),
+        CallbackQueryHandler(presses.on_invalid_button),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
+        MessageHandler(
+            private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            triage.on_not_text,
+        ),
         MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT, mdt.on_reason),
     ]
     application.add_handler(TypeHandler(Update, skip_replayed), group=-1)
@@ -98,18 +107,36 @@ def build_application(
     return application
 
 
+def _decodes_to(*kinds: type) -> Any:
+    """A CallbackQueryHandler pattern: data that the codec decodes to one of `kinds`."""
+
+    def matches(data: object) -> bool:
+        return isinstance(data, str) and isinstance(decode(data), kinds)
+
+    return matches
+
+
+def fingerprint(update: Update) -> str:
+    """What tells a redelivered update from a new one that reuses its id: its whole content."""
+    return hashlib.sha256(update.to_json().encode()).hexdigest()[:32]
+
+
 async def skip_replayed(update: Update, context: BotContext) -> None:
-    """Skip an update whose effects are already committed; note the update for the store.
+    """Recognise an update whose effects are already committed; note the update for the store.
 
     Telegram delivers an update again when the bot died before confirming it (the next
-    getUpdates offset). Applying a typed answer twice would answer the *next* question with it,
-    so updates at or below the last one committed before start-up are dropped.
+    getUpdates offset). Applying a typed answer twice would answer the *next* question with it.
+    Every committed transaction records the update's id and fingerprint (handled_updates), so a
+    redelivered update is known by both — not by comparing ids, which restart at 1 on a new
+    local server and may become random on Telegram. It gets the current screen again.
     """
     services = context.services
-    if update.update_id <= services.replayed_up_to:
-        log.info("skipping update %d: already handled before the restart", update.update_id)
+    printed = fingerprint(update)
+    if await services.store.was_handled(update.update_id, printed):
+        log.info("update %d was handled before: showing the current screen", update.update_id)
+        await triage.show_again(update, context)
         raise ApplicationHandlerStop
-    services.store.handling(update.update_id)
+    services.store.handling(update.update_id, printed)
 
 
 async def start_up(application: Application) -> None:  # type: ignore[type-arg]
@@ -125,12 +152,15 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         flow=flow,
         protocol=protocol,
         wording=wording,
-        replayed_up_to=await store.last_update_id(),
         mdt_chat_id=settings.mdt_chat_id,
         mdt_language=settings.mdt_language,
         quorum=Quorum(settings.approvals_needed, settings.declines_needed),
         reminder_delay=timedelta(hours=settings.reminder_hours),
+        read_delay=timedelta(seconds=settings.read_delay_seconds),
     )
+    # Telegram redelivers an unconfirmed update for at most 24 hours: two days of handled
+    # updates recognise every repeat and keep the table small.
+    await store.forget_handled(store.clock() - timedelta(days=2))
     if settings.mdt_chat_id is None:
         log.warning("NATARS_MDT_CHAT_ID is not set: submissions wait in the outbox until it is")
     schedule(application, settings.outbox_interval_seconds, settings.reminder_check_seconds)

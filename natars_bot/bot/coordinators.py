@@ -19,6 +19,8 @@ from telegram.constants import ChatType, ParseMode
 from ..errors import StoreError
 from ..exports import flow_counts, write_log
 from ..stats import flow_text
+from .callbacks import CasesPage, decode, encode
+from .presses import on_invalid_button
 from .services import BotContext
 from .triage import user_language
 
@@ -145,10 +147,13 @@ async def on_cases_page(update: Update, context: BotContext) -> None:
     if not {"coordinator", "admin"} & set(roles):
         await query.answer(str(services.wording.text(language, "export_refused")), show_alert=True)
         return
-    _, offset, status, histology, site = [*query.data.split(":"), "", "", "", ""][:5]
+    page = decode(query.data)
+    if not isinstance(page, CasesPage) or page.offset < 0:
+        await on_invalid_button(update, context)
+        return
     await query.answer()
     text, markup = await _cases_page(
-        context, language, int(offset or 0), status, histology, int(site or -1)
+        context, language, page.offset, page.status, page.histology, page.site
     )
     if isinstance(query.message, Message):
         await query.message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
@@ -191,14 +196,20 @@ async def _cases_page(
         buttons.append(
             InlineKeyboardButton(
                 str(services.wording.text(language, "cases_previous")),
-                callback_data=f"k:{max(0, offset - _PAGE)}:{status}:{histology}:{site}",
+                callback_data=encode(
+                    CasesPage(
+                        offset=max(0, offset - _PAGE), status=status, histology=histology, site=site
+                    )
+                ),
             )
         )
     if more:
         buttons.append(
             InlineKeyboardButton(
                 str(services.wording.text(language, "cases_next")),
-                callback_data=f"k:{offset + _PAGE}:{status}:{histology}:{site}",
+                callback_data=encode(
+                    CasesPage(offset=offset + _PAGE, status=status, histology=histology, site=site)
+                ),
             )
         )
     return text, InlineKeyboardMarkup([buttons]) if buttons else None

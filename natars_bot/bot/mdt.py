@@ -14,12 +14,15 @@ from telegram.constants import ParseMode
 from ..errors import StoreError
 from ..mdt import Ballot, Vote, decide
 from ..store import SubmissionRow
+from .callbacks import Reopen, decode
+from .callbacks import Vote as VotePress
 from .cases import previous_submission, surgeon_name
 from .delivery import kick
 from .mdt_screens import VOTE_CODES, compose_decision, compose_tally
-from .screens import review_screen
+from .presses import on_invalid_button
+from .screens import referral_label, review_screen
 from .services import BotContext, Services
-from .triage import show_screen, surgeon_or_refuse
+from .triage import plain, show_screen, surgeon_or_refuse
 
 __all__ = ["on_reason", "on_reopen", "on_vote"]
 
@@ -34,14 +37,17 @@ async def on_vote(update: Update, context: BotContext) -> None:
         return
     services = context.services
     wording, language = services.wording, services.mdt_language
-    _, submission_id, code = [*query.data.split(":"), "", ""][:3]
-    vote = VOTE_CODES.get(code)
-    if "reviewer" not in await services.store.roles_of(user.id) or vote is None:
+    press = decode(query.data)
+    vote = VOTE_CODES.get(press.vote) if isinstance(press, VotePress) else None
+    if not isinstance(press, VotePress) or vote is None:
+        await on_invalid_button(update, context)
+        return
+    if "reviewer" not in await services.store.roles_of(user.id):
         await query.answer(str(wording.text(language, "vote_not_reviewer")), show_alert=True)
         return
     try:
-        submission = await services.store.submission(int(submission_id))
-    except (StoreError, ValueError):
+        submission = await services.store.submission(press.submission)
+    except StoreError:
         submission = None
     if submission is None or submission.decision is not None:
         await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
@@ -159,18 +165,31 @@ async def on_reopen(update: Update, context: BotContext) -> None:
         return
     user, language = found
     services = context.services
+    press = decode(query.data)
+    if not isinstance(press, Reopen):
+        await on_invalid_button(update, context)
+        return
     try:
-        referral = await services.store.referral(int(query.data.split(":")[1]))
+        referral = await services.store.referral(press.referral)
         if referral.surgeon_id != user.telegram_id:
             raise StoreError("not this surgeon's referral")
+        if referral.version != press.version or referral.status != "more_info":
+            # A button of an earlier request, answered since by a resubmitted version.
+            await query.answer(
+                plain(services.wording.text(language, "stale_other")), show_alert=True
+            )
+            return
         referral = await services.store.reopen(referral, actor=str(user.telegram_id))
-    except (StoreError, ValueError, IndexError) as exc:
+    except StoreError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     await query.answer()
     chat_id = update.effective_chat.id if update.effective_chat else user.telegram_id
     notice = services.wording.text(
-        language, "reopened", referral=referral.public_id, version=referral.version
+        language,
+        "reopened",
+        referral=referral_label(services, language, referral.public_id, referral.state),
+        version=referral.version,
     )
     text, markup = review_screen(services, language, referral)
     await show_screen(

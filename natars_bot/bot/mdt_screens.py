@@ -1,8 +1,9 @@
 """What the MDT group and the referring surgeon see of a submission: summary, tally, decision,
 reminder. Every message is composed here as an `Outgoing` for the outbox, never sent directly.
 
-Vote buttons carry `m:<submission>:<choice>` (a, n, d, i); "Update the referral" carries
-`o:<referral>`. Both are resolved against the database, so they work after a restart.
+Vote buttons carry the submission (one version of a referral) and the vote (callbacks.Vote, codes
+a, n, d, i); "Update the referral" carries the referral and the version the MDT asked about
+(callbacks.Reopen). Both are resolved against the database, so they work after a restart.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from ..flow import Flow
 from ..mdt import Ballot, Decision, Quorum, Vote, changes, tally
 from ..store import Outgoing, SubmissionRow
 from ..wording import TELEGRAM_TEXT_LIMIT, split_html
-from .screens import answer_text
+from .callbacks import Reopen, encode
+from .callbacks import Vote as VotePress
+from .screens import answer_text, referral_label
 from .services import Services
 
 __all__ = [
@@ -106,7 +109,7 @@ def _keyboard(services: Services, submission_id: int) -> dict[str, object]:
     buttons = [
         InlineKeyboardButton(
             services.wording.text(language, f"vote_{vote.value}"),
-            callback_data=f"m:{submission_id}:{_CODE_OF[vote]}",
+            callback_data=encode(VotePress(submission=submission_id, vote=_CODE_OF[vote])),
         )
         for vote in Vote
     ]
@@ -171,7 +174,8 @@ def compose_decision(
     text = wording.render(
         "mdt_decision.html.j2",
         language,
-        referral=submission.public_id,
+        # The surgeon's own screening number: this notice goes to their private chat only.
+        referral=referral_label(services, language, submission.public_id, submission.state),
         version=submission.version,
         decision=decision.value,
         reasons=reasons,
@@ -179,7 +183,10 @@ def compose_decision(
     markup = None
     if decision is Decision.more_info:
         button = InlineKeyboardButton(
-            wording.text(language, "update_referral"), callback_data=f"o:{submission.referral_id}"
+            wording.text(language, "update_referral"),
+            callback_data=encode(
+                Reopen(referral=submission.referral_id, version=submission.version)
+            ),
         )
         markup = InlineKeyboardMarkup([[button]]).to_dict()
     return Outgoing(kind="message", text=text, chat_id=submission.surgeon_id, markup=markup)

@@ -1,9 +1,8 @@
 """Screens of the triage dialogue: Telegram HTML text from the templates, and inline keyboards.
 
-Callback data stay short and resolvable from the database after a restart (no in-memory
-callback cache): `a:<referral>:<question>:<choice>` answers, `b:` goes back, `e:` edits from the
-review, `v:` shows the verdict, `r:` the review, `s:` submits, `x:` stops, `c:` continues.
-Telegram allows 1–64 bytes; these use under 20.
+Every button's data comes from the codec in `callbacks.py` and carries the referral's id and the
+number of the screen it is shown on (`DialogueState.screen`), so that a press is only ever read
+against the screen it was pressed on. `screen_for` gives the screen the state says is on show.
 """
 
 from __future__ import annotations
@@ -11,17 +10,34 @@ from __future__ import annotations
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..dialogue import UNKNOWN_CHOICE, current, progress, visible
+from ..dialogue import UNKNOWN_CHOICE, DialogueState, current, progress, visible
 from ..eligibility import Assessment, CriterionResult, Outcome
 from ..flow import Question, Value
 from ..store import ReferralRow
+from .callbacks import (
+    Answer,
+    Back,
+    Continue,
+    Discard,
+    Edit,
+    Pick,
+    Review,
+    Stop,
+    Submit,
+    Verdict,
+    encode,
+)
 from .services import Services
 
 __all__ = [
     "Screen",
     "answer_text",
+    "answered_text",
+    "cancel_screen",
+    "confirm_screen",
     "failed_now_screen",
     "question_screen",
+    "referral_label",
     "review_screen",
     "verdict_screen",
 ]
@@ -44,6 +60,32 @@ def answer_text(services: Services, language: str, question: Question, value: Va
     if isinstance(value, float):
         return f"{value:g}{_UNITS.get(question.parse or '', '')}"
     return str(value)
+
+
+def referral_label(services: Services, language: str, public_id: str, state: DialogueState) -> str:
+    """The pseudonymous id with the surgeon's own screening number beside it, for the surgeon's
+    private chat only (never the group, never exports)."""
+    number = state.answers.get("screening_number")
+    if not number:
+        return public_id
+    return str(services.wording.text(language, "with_number", referral=public_id, number=number))
+
+
+def _button(text: str, press: object) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(press))  # type: ignore[arg-type]
+
+
+def answered_text(
+    services: Services, language: str, question: Question, value: Value | None
+) -> str:
+    """A question's message once answered by button: its prompt and the answer, no buttons,
+    so that the chat stays the surgeon's record of what they said."""
+    flow = services.flow
+    prompt = Markup(question.prompt.get(language, question.prompt[flow.languages[0]]))
+    answer = services.wording.text(
+        language, "answered_as", value=answer_text(services, language, question, value)
+    )
+    return str(Markup("<b>{}</b>\n{}").format(prompt, answer))
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
@@ -74,10 +116,11 @@ def question_screen(
         help=Markup(question.help[language]) if question.help else None,
         currently=currently,
     )
-    prefix = f"{referral.id}:{question.index}"
+    ids = {"referral": referral.id, "screen": state.screen}
     choices = [
-        InlineKeyboardButton(
-            choice.label.get(language, str(choice.value)), callback_data=f"a:{prefix}:{n}"
+        _button(
+            choice.label.get(language, str(choice.value)),
+            Answer(**ids, question=question.index, choice=n),
         )
         for n, choice in enumerate(question.choices)
     ]
@@ -86,14 +129,13 @@ def question_screen(
     last_row = []
     if question.unknown:
         last_row.append(
-            InlineKeyboardButton(
-                question.unknown[language], callback_data=f"a:{prefix}:{UNKNOWN_CHOICE}"
+            _button(
+                question.unknown[language],
+                Answer(**ids, question=question.index, choice=UNKNOWN_CHOICE),
             )
         )
     if state.order or state.editing:
-        last_row.insert(
-            0, InlineKeyboardButton(wording.text(language, "back"), callback_data=f"b:{prefix}")
-        )
+        last_row.insert(0, _button(wording.text(language, "back"), Back(**ids)))
     if last_row:
         keyboard.append(last_row)
     return text, InlineKeyboardMarkup(keyboard) if keyboard else None
@@ -111,21 +153,16 @@ def review_screen(services: Services, language: str, referral: ReferralRow) -> S
         for q in questions
     ]
     text = wording.render("review.html.j2", language, referral=referral.public_id, rows=rows)
+    ids = {"referral": referral.id, "screen": state.screen}
     edits = [
-        InlineKeyboardButton(
+        _button(
             f"{wording.text(language, 'edit_prefix')} {q.label.get(language, q.field)}",
-            callback_data=f"e:{referral.id}:{q.index}",
+            Edit(**ids, question=q.index),
         )
         for q in questions
     ]
     keyboard = _rows(edits, 2)
-    keyboard.append(
-        [
-            InlineKeyboardButton(
-                wording.text(language, "review_verdict"), callback_data=f"v:{referral.id}"
-            )
-        ]
-    )
+    keyboard.append([_button(wording.text(language, "review_verdict"), Verdict(**ids))])
     return text, InlineKeyboardMarkup(keyboard)
 
 
@@ -155,13 +192,10 @@ def verdict_screen(
     )
     if not submittable:
         return text, None
+    ids = {"referral": referral.id, "screen": referral.state.screen}
     keyboard = [
-        [InlineKeyboardButton(wording.text(language, "submit"), callback_data=f"s:{referral.id}")],
-        [
-            InlineKeyboardButton(
-                wording.text(language, "change_answers"), callback_data=f"r:{referral.id}"
-            )
-        ],
+        [_button(wording.text(language, "submit"), Submit(**ids))],
+        [_button(wording.text(language, "change_answers"), Review(**ids))],
     ]
     return text, InlineKeyboardMarkup(keyboard)
 
@@ -173,17 +207,67 @@ def failed_now_screen(
     answered: Markup,
     failed: list[CriterionResult],
 ) -> Screen:
-    """An answer has made the referral certainly ineligible: stop, or continue to a full record."""
+    """An answer has made the referral certainly ineligible: stop, continue to a full record,
+    or change the answer (a slip of the finger)."""
     wording = services.wording
     text = wording.render("failed_now.html.j2", language, answered=answered, failed=failed)
+    ids = {"referral": referral.id, "screen": referral.state.screen}
     keyboard = [
         [
-            InlineKeyboardButton(
-                wording.text(language, "stop_here"), callback_data=f"x:{referral.id}"
-            ),
-            InlineKeyboardButton(
-                wording.text(language, "continue_full"), callback_data=f"c:{referral.id}"
-            ),
-        ]
+            _button(wording.text(language, "stop_here"), Stop(**ids)),
+            _button(wording.text(language, "continue_full"), Continue(**ids)),
+        ],
+        [_button(wording.text(language, "change_answer"), Back(**ids))],
     ]
     return text, InlineKeyboardMarkup(keyboard)
+
+
+def cancel_screen(services: Services, language: str, referral: ReferralRow) -> Screen:
+    """/cancel asks first: discard the draft, or keep it."""
+    wording = services.wording
+    text = wording.text(
+        language,
+        "cancel_confirm",
+        referral=referral.public_id,
+        answered=len(referral.state.answers),
+    )
+    ids = {"referral": referral.id, "screen": referral.state.screen}
+    keyboard = [
+        [
+            _button(wording.text(language, "cancel_yes"), Discard(**ids, confirmed=True)),
+            _button(wording.text(language, "cancel_no"), Discard(**ids, confirmed=False)),
+        ]
+    ]
+    return str(text), InlineKeyboardMarkup(keyboard)
+
+
+def confirm_screen(
+    services: Services, language: str, referral: ReferralRow, notice: Markup | None = None
+) -> Screen:
+    """A typed answer that reads two ways (or looks like a name): the surgeon picks or retypes."""
+    wording, state = services.wording, referral.state
+    pending = state.pending
+    question = current(services.flow, state)
+    if pending is None or question is None:
+        return question_screen(services, language, referral, notice)
+    ids = {"referral": referral.id, "screen": state.screen}
+    held = services.held.get(referral.id)
+    typed = pending.text or (held[1] if held is not None and held[0] == state.screen else "…")
+    text = wording.text(language, f"confirm_{pending.reason}", text=typed)
+    buttons = []
+    if pending.reason == "size_unit":
+        for n, option in enumerate(pending.options):
+            shown = answer_text(services, language, question, option)
+            label = (
+                wording.text(language, "option_mm", text=typed, value=shown)
+                if n == 0 and len(pending.options) > 1
+                else wording.text(language, "option_cm", text=typed)
+                if len(pending.options) > 1
+                else Markup(shown)
+            )
+            buttons.append(_button(str(label), Pick(**ids, option=n)))
+    else:
+        buttons.append(_button(wording.text(language, "it_is_the_number"), Pick(**ids, option=0)))
+    keyboard = [buttons, [_button(wording.text(language, "retype"), Pick(**ids, option=-1))]]
+    body = f"{notice}\n\n{text}" if notice else str(text)
+    return body, InlineKeyboardMarkup(keyboard)

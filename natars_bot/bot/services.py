@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
@@ -18,6 +19,10 @@ from ..wording import Wording
 __all__ = ["BotContext", "Services"]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Services:
     """The bot's collaborators, held in `application.bot_data`."""
@@ -26,12 +31,20 @@ class Services:
     flow: Flow
     protocol: Protocol
     wording: Wording
-    replayed_up_to: int = 0  # updates up to this id were handled before the last start
     mdt_chat_id: int | None = None
     mdt_language: str = "en"
     quorum: Quorum = field(default_factory=Quorum)
     reminder_delay: timedelta = timedelta(hours=48)
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    clock: Callable[[], datetime] = _utc_now  # every handler reads the time here
+    # A press that comes sooner than this after its screen appeared is refused: a double tap's
+    # second tap lands, at the same spot, on the buttons of the screen the first tap brought.
+    read_delay: timedelta = timedelta(seconds=1)
+    # referral id → (screen number, when its message reached the chat), for read_delay
+    shown_at: dict[int, tuple[int, datetime]] = field(default_factory=dict)
+    # referral id → (screen number, typed text): a screening number that looks like a name,
+    # held in memory only until the surgeon confirms it (never stored unconfirmed)
+    held: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -41,14 +41,13 @@ class StoreBase:
     def __init__(self, connection: Connection, clock: Clock = _utc_now) -> None:
         self._db = connection
         self._clock = clock
-        # The Telegram update being handled, in the handler's context only (the JobQueue's
-        # jobs run in tasks of their own and do not see it). A handler's writes record it, so
-        # that after a crash an update Telegram delivers again is recognised.
-        self._update_id: ContextVar[int | None] = ContextVar("update_id", default=None)
+        # The Telegram update being handled (its id and fingerprint), in the handler's context
+        # only (the JobQueue's jobs run in tasks of their own and do not see it). A handler's
+        # writes record it, so that after a crash an update Telegram delivers again is known.
+        self._update: ContextVar[tuple[int, str] | None] = ContextVar("update", default=None)
         self.path: Path | None = None  # the database file, for readers with their own connection
         self._sites: list[str] | None = None
         self._write_lock = asyncio.Lock()
-        self._message_ids: dict[int, int] = {}  # referral id → its question's message
         # referral id → (state JSON, parsed state), most recent last (ReferralsMixin._state)
         self._states: OrderedDict[int, tuple[str, DialogueState]] = OrderedDict()
 
@@ -100,47 +99,64 @@ class StoreBase:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
+    def clock(self) -> datetime:
+        """The current time, from the clock the store was opened with."""
+        return self._clock()
+
     def now(self) -> str:
         """The current UTC time as stored (ISO 8601, seconds)."""
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
+    async def _transaction(self, *, record: bool = True) -> AsyncIterator[Connection]:
         # One connection serves the update handlers and the JobQueue's outbox and reminder
         # jobs, which interleave at every await: without this lock, one coroutine's statements
         # would run inside another's transaction ("cannot start a transaction within a
         # transaction", found by the load benchmark).
-        async with self._write_lock, self._transaction_unlocked() as db:
+        async with self._write_lock, self._transaction_unlocked(record=record) as db:
             yield db
         # Statements run inline and never suspend (inline.py): a coroutine writing in a loop
         # lets the others run between its transactions.
         await asyncio.sleep(0)
 
     @asynccontextmanager
-    async def _transaction_unlocked(self) -> AsyncIterator[Connection]:
+    async def _transaction_unlocked(self, *, record: bool = True) -> AsyncIterator[Connection]:
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
-            update_id = self._update_id.get()
-            if update_id is not None:
+            update = self._update.get() if record else None
+            if update is not None:
                 await self._db.execute(
-                    "INSERT INTO bot_state (key, value) VALUES ('last_update_id', ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                    (update_id,),
+                    "INSERT OR IGNORE INTO handled_updates (update_id, fingerprint, handled_at)"
+                    " VALUES (?, ?, ?)",
+                    (*update, self.now()),
                 )
         except BaseException:
             await self._db.execute("ROLLBACK")
             raise
         await self._db.execute("COMMIT")
 
-    def handling(self, update_id: int) -> None:
-        """Note the update the current handler works on (see `_update_id`)."""
-        self._update_id.set(update_id)
+    def handling(self, update_id: int, fingerprint: str) -> None:
+        """Note the update the current handler works on (see `_update`)."""
+        self._update.set((update_id, fingerprint))
 
-    async def last_update_id(self) -> int:
-        """The newest Telegram update whose effects were committed (0 before any)."""
-        row = await self._one("SELECT value FROM bot_state WHERE key = 'last_update_id'")
-        return int(row[0]) if row else 0
+    async def was_handled(self, update_id: int, fingerprint: str) -> bool:
+        """Whether this very update (same id, same content) had effects committed before."""
+        row = await self._one(
+            "SELECT 1 FROM handled_updates WHERE update_id = ? AND fingerprint = ?",
+            (update_id, fingerprint),
+        )
+        return row is not None
+
+    async def forget_handled(self, before: datetime) -> int:
+        """Drop handled-update records older than `before` (Telegram redelivers an update for
+        at most 24 hours); returns how many went."""
+        async with self._transaction(record=False) as db:
+            cursor = await db.execute(
+                "DELETE FROM handled_updates WHERE handled_at < ?",
+                (before.astimezone(UTC).isoformat(timespec="seconds"),),
+            )
+        return int(cursor.rowcount)
 
     async def _audit(
         self, actor: str, action: str, referral: str | None, detail: dict[str, Any]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..dialogue import DialogueState
+from ..dialogue import DialogueState, shown
 from ..errors import StoreError
 from ..mdt import Ballot, Decision, Vote
 from .outbox import OutboxMixin
@@ -189,10 +189,12 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         at = self.now()
         async with self._transaction() as db:
             try:
+                # The new version opens at the review: a new screen, which no button of the
+                # submitted version's screens can answer.
                 cursor = await db.execute(
-                    "UPDATE referrals SET status = 'draft', version = version + 1, updated_at = ?"
-                    " WHERE id = ? AND status = 'more_info'",
-                    (at, referral.id),
+                    "UPDATE referrals SET status = 'draft', version = version + 1, updated_at = ?,"
+                    " state = ? WHERE id = ? AND status = 'more_info'",
+                    (at, shown(referral.state, "ask").model_dump_json(), referral.id),
                 )
             except Exception as exc:  # the one-draft-per-surgeon index
                 raise StoreError("finish or cancel the referral in progress first") from exc

@@ -25,13 +25,12 @@ class ReferralsMixin(StoreBase):
 
     _REFERRAL_COLUMNS = (
         "id, public_id, surgeon_id, site, status, version, state, message_id, verdict,"
-        " created_at, updated_at, submitted_at"
+        " created_at, updated_at, submitted_at, shown_screen"
     )
 
     def _referral(self, row: Any) -> ReferralRow:
         values = list(row)
         values[6] = self._state(values[0], values[6])
-        values[7] = self._message_ids.get(values[0], values[7])
         return ReferralRow(*values)
 
     def _state(self, referral_id: int, text: str) -> DialogueState:
@@ -136,41 +135,51 @@ class ReferralsMixin(StoreBase):
         at = self.now()
         text = state.model_dump_json()
         async with self._transaction() as db:
+            # The screen shown is compared too: of two presses (or a press and a typed answer)
+            # read against the same state, only the first is saved.
             cursor = await db.execute(
-                "UPDATE referrals SET state = ?, histology = ?, updated_at = ?,"
-                " message_id = COALESCE(?, message_id) WHERE id = ? AND status = 'draft'",
+                "UPDATE referrals SET state = ?, histology = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'draft'"
+                " AND COALESCE(json_extract(state, '$.screen'), 0) = ?",
                 (
                     text,
                     state.answers.get("histology"),
                     at,
-                    self._message_ids.get(referral.id),
                     referral.id,
+                    referral.state.screen,
                 ),
             )
             if cursor.rowcount != 1:
-                raise StoreError(f"referral {referral.public_id} is no longer in progress")
+                raise StoreError(
+                    f"referral {referral.public_id} is no longer in progress on that screen"
+                )
             await self._audit(actor, action, referral.public_id, detail)
         self._remember(referral.id, text, state)
         # What was just written, without reading (and parsing) the row back: only the draft's
-        # state and time changed, and the UPDATE checked it is still a draft.
+        # state and time changed, and the UPDATE checked it is still a draft on that screen.
+        return replace(referral, state=state, updated_at=at)
+
+    async def set_message(
+        self, referral: ReferralRow, message_id: int | None, screen: int
+    ) -> ReferralRow:
+        """Record that the message `message_id` showing `screen` reached the surgeon's chat.
+
+        Written at once, in a transaction of its own (no audit row: the answers are audited,
+        this is where they were shown): a typed answer is taken only for a screen recorded
+        here, so a crash or a failed reply between saving an answer and showing the next
+        question can never let the surgeon's next message answer a question they never saw.
+        """
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE referrals SET message_id = COALESCE(?, message_id), shown_screen = ?"
+                " WHERE id = ? AND status = 'draft'",
+                (message_id, screen, referral.id),
+            )
         return replace(
             referral,
-            state=state,
-            updated_at=at,
-            message_id=self._message_ids.get(referral.id, referral.message_id),
+            message_id=message_id if message_id is not None else referral.message_id,
+            shown_screen=screen,
         )
-
-    async def set_message(self, referral: ReferralRow, message_id: int | None) -> None:
-        """Remember which message shows the current question (it is edited in place).
-
-        Kept in memory and written with the next saved answer: it only decides which old
-        keyboard to tidy away, and a transaction of its own (fsync'd) per update cost more
-        than the tidying is worth. After a restart it may point one message back; harmless.
-        """
-        if message_id is not None:
-            self._message_ids[referral.id] = message_id
-        else:
-            self._message_ids.pop(referral.id, None)
 
     async def close_referral(
         self,

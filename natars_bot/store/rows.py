@@ -49,6 +49,7 @@ class ReferralRow:
     created_at: str
     updated_at: str
     submitted_at: str | None
+    shown_screen: int | None = None  # the dialogue screen whose message reached the chat
 
 
 @dataclass(frozen=True, slots=True)

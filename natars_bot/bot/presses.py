@@ -1,0 +1,422 @@
+"""The surgeon's buttons: decoded by the codec, checked against the screen on show, then acted on.
+
+A press counts only if it was made on the screen the draft is on now (its screen number), is a
+button that screen has, and came at least `read_delay` after that screen appeared. Anything
+else changes nothing and gets an alert saying what is current: presses on older messages, on
+messages edited since, a press delivered twice, and the second tap of a double tap, which lands
+on whatever the first tap brought to the same spot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+
+from ..dialogue import Accepted, DialogueState, answer, back, current, edit, pick, progress, shown
+from ..dialogue import undone as undone_field
+from ..errors import StoreError
+from ..store import Outgoing, ReferralRow, SubmissionRow
+from .callbacks import (
+    Answer,
+    Back,
+    Continue,
+    Discard,
+    Edit,
+    Language,
+    Pick,
+    Review,
+    ScreenPress,
+    Stop,
+    Submit,
+    Verdict,
+    decode,
+)
+from .cases import surgeon_name
+from .delivery import kick
+from .mdt_screens import compose_summary
+from .screens import (
+    Screen,
+    answer_text,
+    question_screen,
+    referral_label,
+    review_screen,
+    verdict_screen,
+)
+from .services import BotContext, Services
+from .triage import (
+    accept,
+    assess,
+    current_screen,
+    plain,
+    show_screen,
+    surgeon_or_refuse,
+)
+
+__all__ = ["on_button", "on_invalid_button"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Press:
+    """A valid press on a surgeon's own draft, with what every action needs."""
+
+    context: BotContext
+    referral: ReferralRow
+    language: str
+    actor: str
+    chat_id: int
+    message: Message | None
+    data: ScreenPress
+
+    @property
+    def services(self) -> Services:
+        return self.context.services
+
+    @property
+    def state(self) -> DialogueState:
+        return self.referral.state
+
+    async def save(self, state: DialogueState, action: str, **detail: object) -> ReferralRow:
+        return await self.services.store.save_state(
+            self.referral, state, actor=self.actor, action=action, detail=detail
+        )
+
+    async def show(
+        self, screen: Screen, referral: ReferralRow | None = None, keep: str | None = None
+    ) -> None:
+        await show_screen(
+            self.context,
+            referral or self.referral,
+            self.chat_id,
+            screen,
+            edit_message=self.message,
+            keep=keep,
+        )
+
+    def failed_text(self) -> str:
+        """The exclusion screen's text (its criteria and reasons), rendered again from the
+        state: what stays in the chat whatever the surgeon chose there."""
+        return current_screen(self.services, self.language, self.referral)[0]
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """Every inline button of the surgeon's dialogue (MDT and coordinators' buttons have their
+    own handlers, by the codec's prefixes)."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = decode(query.data)
+    if isinstance(data, Language):
+        await _set_language(update, context, data.language)
+        return
+    found = await surgeon_or_refuse(update, context)
+    if found is None:
+        return
+    user, language = found
+    services = context.services
+    wording = services.wording
+    if not isinstance(data, ScreenPress):
+        await on_invalid_button(update, context)
+        return
+    referral = await _own_draft(services, data.referral, user.telegram_id)
+    if referral is None:
+        await query.answer(plain(wording.text(language, "stale_button")), show_alert=True)
+        return
+    if data.screen != referral.state.screen or not _fits(services, data, referral.state):
+        await query.answer(_where_now(services, language, referral.state), show_alert=True)
+        return
+    seen = services.shown_at.get(referral.id)
+    if (
+        seen is not None
+        and seen[0] == data.screen
+        and services.clock() - seen[1] < services.read_delay
+    ):
+        await query.answer(plain(wording.text(language, "read_first")), show_alert=True)
+        return
+    press = _Press(
+        context=context,
+        referral=referral,
+        language=language,
+        actor=str(user.telegram_id),
+        chat_id=update.effective_chat.id if update.effective_chat else user.telegram_id,
+        message=query.message if isinstance(query.message, Message) else None,
+        data=data,
+    )
+    # CallbackQueries need to be answered, even if no notification to the user is needed.
+    # The answer and the work behind the press are independent: in flight together, the bot
+    # waits on Telegram once per press rather than twice, and the spinner stops sooner.
+    await asyncio.gather(query.answer(), _ACTIONS[type(data)](press))
+
+
+async def on_invalid_button(update: Update, context: BotContext) -> None:
+    """A press whose data we never wrote (forged, or from an old release): one alert, one log
+    line, no traceback."""
+    query = update.callback_query
+    if query is None:
+        return
+    services = context.services
+    user = update.effective_user
+    log.info("button data not ours from user %s: %r", user.id if user else "?", query.data)
+    stored = await services.store.language_of(user.id) if user is not None else None
+    language = stored or services.flow.languages[0]
+    await query.answer(plain(services.wording.text(language, "invalid_button")), show_alert=True)
+
+
+def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
+    """Whether the screen on show has this button (a forged press may name any action)."""
+    question = current(services.flow, state)
+    view = state.view
+    if isinstance(data, Answer):
+        return view == "ask" and question is not None and question.index == data.question
+    if isinstance(data, Pick):
+        return view == "confirm"
+    if isinstance(data, Back):
+        return view in ("ask", "confirm", "failed")
+    if isinstance(data, Edit | Verdict):
+        return view == "ask" and question is None
+    if isinstance(data, Submit):
+        return view == "verdict" and question is None
+    if isinstance(data, Review):
+        return view == "verdict"
+    if isinstance(data, Continue | Stop):
+        return view == "failed"
+    if isinstance(data, Discard):
+        return view == "cancel"
+    return False
+
+
+def _where_now(services: Services, language: str, state: DialogueState) -> str:
+    """The alert for a press on a screen that is not the current one."""
+    wording = services.wording
+    if state.view == "ask" and current(services.flow, state) is not None:
+        answered, total = progress(services.flow, state)
+        return plain(wording.text(language, "stale_screen", number=min(answered + 1, total)))
+    return plain(wording.text(language, "stale_other"))
+
+
+async def _own_draft(services: Services, referral_id: int, surgeon_id: int) -> ReferralRow | None:
+    """The draft a button belongs to, if it is this surgeon's and still in progress."""
+    try:
+        referral = await services.store.referral(referral_id)
+    except StoreError:
+        return None
+    if referral.surgeon_id != surgeon_id or referral.status != "draft":
+        return None
+    return referral
+
+
+# ------------------------------------------------------------------ the actions
+
+
+async def _answer(press: _Press) -> None:
+    assert isinstance(press.data, Answer)
+    result = answer(press.services.flow, press.state, choice=press.data.choice)
+    if isinstance(result, Accepted):
+        await _accept(press, result)
+
+
+async def _accept(press: _Press, result: Accepted) -> None:
+    await accept(
+        press.context,
+        press.referral,
+        result,
+        press.language,
+        press.actor,
+        press.chat_id,
+        pressed=press.message,
+    )
+
+
+async def _pick(press: _Press) -> None:
+    assert isinstance(press.data, Pick)
+    services, state = press.services, press.state
+    held = services.held.get(press.referral.id)
+    kept = (held[1],) if held is not None and held[0] == state.screen else ()
+    result = pick(services.flow, state, press.data.option, kept)
+    if isinstance(result, Accepted):
+        await _accept(press, result)
+        return
+    # "Retype" (or a name held in memory lost to a restart): ask the question again.
+    services.held.pop(press.referral.id, None)
+    referral = await press.save(back(services.flow, state), "retype")
+    await press.show(question_screen(services, press.language, referral))
+
+
+async def _back(press: _Press) -> None:
+    """Back: undo the last answer (saying what was undone), leave an edit or a confirmation;
+    on the exclusion screen, "change this answer"."""
+    services, state, language = press.services, press.state, press.language
+    field = undone_field(state)
+    referral = await press.save(back(services.flow, state), "back", field=field)
+    notice = None
+    if field is not None:
+        question = services.flow.question(field)
+        notice = services.wording.text(
+            language,
+            "undid",
+            label=question.label.get(language, field),
+            value=answer_text(services, language, question, state.answers.get(field)),
+        )
+    screen = question_screen(services, language, referral, notice=notice)
+    if state.view == "failed":
+        # The excluding reason stays in the chat; the question comes again below it.
+        await press.show(screen, referral, keep=press.failed_text())
+    else:
+        await press.show(screen, referral)
+
+
+async def _edit(press: _Press) -> None:
+    assert isinstance(press.data, Edit)
+    services, flow = press.services, press.services.flow
+    index = press.data.question
+    if not 0 <= index < len(flow.questions):
+        await press.show(review_screen(services, press.language, press.referral))
+        return
+    editing = edit(flow, press.state, flow.questions[index].field)
+    if not isinstance(editing, DialogueState):
+        await press.show(review_screen(services, press.language, press.referral))
+        return
+    referral = await press.save(editing, "edit", field=editing.editing)
+    await press.show(question_screen(services, press.language, referral), referral)
+
+
+async def _verdict(press: _Press) -> None:
+    referral = await press.save(shown(press.state, "verdict"), "verdict_shown")
+    await press.show(current_screen(press.services, press.language, referral), referral)
+
+
+async def _review(press: _Press) -> None:
+    referral = await press.save(shown(press.state, "ask"), "review_shown")
+    await press.show(review_screen(press.services, press.language, referral), referral)
+
+
+async def _continue(press: _Press) -> None:
+    """Continue past an exclusion: the reason stays on screen, the next question comes below."""
+    services, language = press.services, press.language
+    referral = await press.save(shown(press.state, "ask"), "continued")
+    keep = f"{press.failed_text()}\n\n{services.wording.text(language, 'continued')}"
+    await press.show(current_screen(services, language, referral), referral, keep=keep)
+
+
+async def _close(press: _Press, status: Literal["screen_failed", "cancelled"]) -> ReferralRow:
+    """Store the verdict and end the draft."""
+    assessment = assess(press.services, press.referral)
+    return await press.services.store.close_referral(
+        press.referral,
+        status,
+        actor=press.actor,
+        verdict=assessment.verdict.value,
+        failed=assessment.failed,
+        unknown=assessment.unknown,
+        protocol=assessment.protocol_version,
+    )
+
+
+async def _stop(press: _Press) -> None:
+    """Stop at an exclusion: the reason stays on screen with the outcome under it."""
+    services, language = press.services, press.language
+    referral = await _close(press, "screen_failed")
+    label = referral_label(services, language, referral.public_id, press.state)
+    stopped = services.wording.text(language, "stopped", referral=label)
+    await press.show((f"{press.failed_text()}\n\n{stopped}", None), referral)
+
+
+async def _discard(press: _Press) -> None:
+    """The answer to /cancel's question: discard (audited), or keep going where it was."""
+    assert isinstance(press.data, Discard)
+    services, language = press.services, press.language
+    label = referral_label(services, language, press.referral.public_id, press.state)
+    if press.data.confirmed:
+        referral = await _close(press, "cancelled")
+        text = services.wording.text(language, "cancelled", referral=label)
+        await press.show((str(text), None), referral)
+        return
+    referral = await press.save(shown(press.state, "ask"), "cancel_declined")
+    keep = str(services.wording.text(language, "kept", referral=label))
+    await press.show(current_screen(services, language, referral), referral, keep=keep)
+
+
+async def _submit(press: _Press) -> None:
+    """Submit to the MDT: the submission and its summary are committed together; the outbox
+    worker posts the summary (now, or when Telegram is reachable again)."""
+    services, referral = press.services, press.referral
+    store = services.store
+    assessment = assess(services, referral)
+    versions = await store.submissions_of(referral.id)
+    previous = versions[-1] if versions else None
+    surgeon = await surgeon_name(store, referral.surgeon_id)
+    submitted_at = services.clock()
+
+    def compose(submission_id: int) -> list[Outgoing]:
+        submission = SubmissionRow(
+            id=submission_id,
+            referral_id=referral.id,
+            public_id=referral.public_id,
+            surgeon_id=referral.surgeon_id,
+            site=referral.site,
+            version=referral.version,
+            state=referral.state,
+            verdict=assessment.verdict.value,
+            failed=assessment.failed,
+            unknown=assessment.unknown,
+            protocol=assessment.protocol_version,
+            submitted_at=submitted_at.isoformat(timespec="seconds"),
+            mdt_chat_id=None,
+            mdt_message_id=None,
+            decision=None,
+            decided_at=None,
+            remind_at=None,
+        )
+        return compose_summary(services, submission, previous, surgeon)
+
+    await store.submit(
+        referral,
+        verdict=assessment.verdict.value,
+        failed=assessment.failed,
+        unknown=assessment.unknown,
+        protocol=assessment.protocol_version,
+        remind_at=submitted_at + services.reminder_delay,
+        compose=compose,
+        actor=press.actor,
+    )
+    kick(press.context)
+    submitted = await store.referral(referral.id)
+    await press.show(
+        verdict_screen(services, press.language, referral, assessment, False), submitted
+    )
+    label = referral_label(services, press.language, referral.public_id, referral.state)
+    text = services.wording.text(press.language, "submitted", referral=label)
+    await press.context.bot.send_message(press.chat_id, text, parse_mode=ParseMode.HTML)
+
+
+_ACTIONS: dict[type[ScreenPress], Callable[[_Press], Awaitable[None]]] = {
+    Answer: _answer,
+    Pick: _pick,
+    Back: _back,
+    Edit: _edit,
+    Verdict: _verdict,
+    Review: _review,
+    Continue: _continue,
+    Stop: _stop,
+    Discard: _discard,
+    Submit: _submit,
+}
+
+
+async def _set_language(update: Update, context: BotContext, language: str) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    services = context.services
+    if query is None or user is None or language not in services.flow.languages:
+        return
+    await services.store.set_language(user.id, language)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(services.wording.text(language, "language_set"))
