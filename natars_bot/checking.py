@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails, to_json
 from .eligibility import Assessment, CriterionResult
 from .errors import InputError
 from .referral import Referral
+from .sft import SftRisk
 
 __all__ = [
     "InputShape",
@@ -30,6 +31,7 @@ __all__ = [
     "numbered_lines",
     "read_lines",
     "read_referrals",
+    "sft_risk_json",
 ]
 
 
@@ -161,7 +163,6 @@ def assessment_json(
     referral: Referral, assessment: Assessment, *, with_criteria: bool = True
 ) -> dict[str, Any]:
     """The JSON object `natars-bot check` prints for one referral (shared/spec/referral.md)."""
-    risk = assessment.sft_risk
     document: dict[str, Any] = {
         "referral_id": referral.referral_id,
         "protocol": assessment.protocol_version,
@@ -169,7 +170,7 @@ def assessment_json(
         "failed": list(assessment.failed),
         "unknown": list(assessment.unknown),
         "warnings": [{"id": w.id, "text": w.text} for w in assessment.warnings],
-        "sft_risk": {"score": risk.score, "category": risk.category} if risk else None,
+        "sft_risk": sft_risk_json(assessment.sft_risk),
     }
     if with_criteria:
         document["criteria"] = [
@@ -177,6 +178,21 @@ def assessment_json(
             for r in assessment.results
         ]
     return document
+
+
+def sft_risk_json(risk: SftRisk | None) -> dict[str, Any] | None:
+    """`sft_risk` as the spec has it: the score with its category when exact, else the range.
+
+    A given score that contradicts its parts is neither: the range is the parts' own, and
+    `given` (beyond the spec's two shapes, which do not cover this case) says what was given.
+    """
+    if risk is None:
+        return None
+    if risk.score is not None:
+        return {"score": risk.score, "category": risk.category}
+    if risk.contradiction:
+        return {"range": [risk.parts.low, risk.parts.high], "given": risk.given}
+    return {"range": [risk.range.low, risk.range.high]}
 
 
 def assessment_json_line(referral: Referral, assessment: Assessment) -> bytes:

@@ -1,8 +1,8 @@
 """The eligibility engine: a referral in, an assessment citing the protocol out.
 
 Pure: no Telegram, no database, no clock. `evaluate(referral)` gives every criterion exactly one
-outcome with a reason a surgeon can read, the verdict that follows from them, warnings, and the SFT
-risk score where it applies.
+outcome with a reason a surgeon can read (in each of the protocol's languages), the verdict that
+follows from them, warnings, and the SFT risk score where it applies.
 
 The results are frozen dataclasses rather than pydantic models on purpose: the engine builds two
 dozen of them per referral from values it has already validated, and pydantic's validation would
@@ -11,11 +11,12 @@ cost more than the evaluation itself (the benchmark's target is ≥ 50,000 refer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .protocol import CompiledRule, Criterion, Protocol, default_protocol
+from .protocol import Criterion, Protocol, WarningKind, default_protocol
 from .referral import Referral
 from .sft import SftRisk
 
@@ -49,24 +50,45 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CriterionResult:
-    """One criterion's outcome for one referral, with the reason and the criterion itself."""
+    """One criterion's outcome for one referral, with the reason and the criterion itself.
+
+    `reason` is in the protocol's first language (English, what `check` prints); `reasons`
+    holds it in every language, for the screens. The criterion carries its summary and
+    interpretation per language too, so a template needs nothing else to cite it.
+    """
 
     criterion: Criterion
     outcome: Outcome
     reason: str
+    reasons: Mapping[str, str]
+    # Open only while answers or assessments are awaited (protocol.CompiledRule.unanswered):
+    # screens then cite the criterion without its interpretation, which keeps a verdict with
+    # many open answers within one Telegram message.
+    unanswered: bool = False
 
     @property
     def id(self) -> str:
         """The criterion id, e.g. "INC-05"."""
         return self.criterion.id
 
+    def reason_in(self, language: str) -> str:
+        """The reason in `language` (English if the protocol does not have it)."""
+        return self.reasons.get(language, self.reason)
+
 
 @dataclass(frozen=True, slots=True)
 class Warning:  # noqa: A001 - the spec's own word; never used alongside the builtin
-    """A recommended-but-not-required item that is missing; never changes the verdict."""
+    """Something the MDT should know that never changes the verdict: a recommended test not
+    done (`kind` "recommended"), or answers that disagree with each other ("data_check")."""
 
     id: str
     text: str
+    texts: Mapping[str, str]
+    kind: WarningKind = "recommended"
+
+    def text_in(self, language: str) -> str:
+        """The warning in `language` (English if the protocol does not have it)."""
+        return self.texts.get(language, self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +110,14 @@ class Assessment:
                 return result
         raise KeyError(criterion_id)
 
+    def warnings_of(self, kind: WarningKind) -> tuple[Warning, ...]:
+        """The warnings of one kind, for screens that list each kind under its own heading."""
+        return tuple(w for w in self.warnings if w.kind == kind)
+
 
 def display(value: Any) -> str:
-    """A value as a surgeon reads it in a reason: 9.5 not 9.50000, yes/no for booleans."""
+    """A value as plain text, for logs and messages outside the protocol's reasons (which
+    name values per language, protocol.Quoting): 9.5 not 9.50000, yes/no for booleans."""
     if value is None:
         return "not stated"
     if value is True:
@@ -109,7 +136,7 @@ def evaluate(referral: Referral, protocol: Protocol | None = None) -> Assessment
     protocol = protocol or default_protocol()
     facts: dict[str, Any] = dict(referral.__dict__)
     warnings: list[Warning] = []
-    sft_risk = _sft_risk(referral, protocol, facts, warnings)
+    sft_risk = _sft_risk(referral, protocol, facts)
 
     histology = referral.histology
     results: list[CriterionResult] = []
@@ -126,7 +153,7 @@ def evaluate(referral: Referral, protocol: Protocol | None = None) -> Assessment
         memo = criterion.memo
         decision = memo.get(key)
         if decision is None:
-            decision = _decide(criterion, facts, histology, key)
+            decision = _decide(protocol, criterion, facts, histology, key)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[key] = decision
@@ -163,21 +190,34 @@ _PASS, _FAIL, _UNKNOWN = object(), object(), object()  # which id list a decisio
 _Decision = tuple[CriterionResult, tuple[Warning, ...], object]
 
 
-def _decide(criterion: Criterion, facts: dict[str, Any], histology: Any, key: Any) -> _Decision:
-    """One criterion's outcome, reason and warnings, from the facts alone."""
+def _decide(
+    protocol: Protocol, criterion: Criterion, facts: dict[str, Any], histology: Any, key: Any
+) -> _Decision:
+    """One criterion's outcome, reasons and warnings, from the facts alone."""
+    quoting = protocol.quoting
+    first = protocol.languages[0]
     if isinstance(key, tuple) and key[:1] == (_NOT_APPLICABLE,):
-        names = ", ".join(sorted(criterion.applies_to or ()))
-        reason = (
-            f"applies to {names} only; histology not known yet"
-            if histology is None
-            else f"applies to {names} only; histology is {histology.value}"
-        )
-        return CriterionResult(criterion, Outcome.not_applicable, reason), (), _PASS
-    warnings = tuple(
-        Warning(criterion.id, _render(rule, facts))
-        for rule in criterion.warn
-        if rule.matches(facts)
-    )
+        texts = protocol.texts
+        reasons = {}
+        for language in protocol.languages:
+            names = texts.list_separator[language].join(
+                quoting.show("histology", name, language)
+                for name in sorted(criterion.applies_to or ())
+            )
+            template = texts.not_applicable if histology is not None else texts.not_applicable_yet
+            reasons[language] = template[language].format(
+                applies_to=names,
+                histology=quoting.show("histology", histology, language),
+            )
+        result = CriterionResult(criterion, Outcome.not_applicable, reasons[first], reasons)
+        return result, (), _PASS
+    warnings = []
+    for rule in criterion.warn:
+        if rule.matches(facts):
+            texts_by_language = rule.render(facts, quoting)
+            warnings.append(
+                Warning(criterion.id, texts_by_language[first], texts_by_language, rule.kind)
+            )
     matched = [rule for rule in criterion.fail if rule.matches(facts)]
     outcome = Outcome.failed
     if not matched:
@@ -186,45 +226,39 @@ def _decide(criterion: Criterion, facts: dict[str, Any], histology: Any, key: An
     if not matched:
         matched = [criterion.pass_reason]
         outcome = Outcome.passed
-    reason = "; ".join(_render(rule, facts) for rule in matched)
+    rendered = [rule.render(facts, quoting) for rule in matched]
+    separator = protocol.texts.reason_separator
+    reasons = {
+        language: separator[language].join(texts[language] for texts in rendered)
+        for language in protocol.languages
+    }
     tally = {Outcome.failed: _FAIL, Outcome.unknown: _UNKNOWN}.get(outcome, _PASS)
-    return CriterionResult(criterion, outcome, reason), warnings, tally
+    unanswered = outcome is Outcome.unknown and all(rule.unanswered for rule in matched)
+    result = CriterionResult(criterion, outcome, reasons[first], reasons, unanswered)
+    return result, tuple(warnings), tally
 
 
-def _sft_risk(
-    referral: Referral, protocol: Protocol, facts: dict[str, Any], warnings: list[Warning]
-) -> SftRisk | None:
-    """Add the derived SFT facts (None unless the histology is SFT) and the SFT risk."""
-    facts["sft_score"] = facts["sft_category"] = None
+_SFT_FACTS = (
+    "sft_score", "sft_category", "sft_score_min", "sft_score_max", "sft_parts_min",
+    "sft_parts_max", "sft_contradiction", "sft_range", "sft_parts_range",
+)  # fmt: skip
+
+
+def _sft_risk(referral: Referral, protocol: Protocol, facts: dict[str, Any]) -> SftRisk | None:
+    """Add the derived SFT facts (protocol.DERIVED_FACTS; None unless the histology is SFT)
+    and return the SFT risk."""
+    facts.update(dict.fromkeys(_SFT_FACTS))
     if referral.histology != "SFT":
         return None
-    table = protocol.sft_risk
-    computed = table.computed_score(facts)
-    given = facts[table.given]
-    score = given if given is not None else computed
-    if score is None:
-        return None
-    category = table.category(score)
-    facts["sft_score"] = score
-    facts["sft_category"] = category
-    if given is not None and computed is not None and given != computed:
-        facts["sft_computed_score"] = computed
-        text = table.disagreement_warning.format_map(_Quoted(facts))
-        warnings.append(Warning("INC-07", " ".join(text.split())))
-    return SftRisk(score=score, category=category, given=given is not None)
-
-
-def _render(rule: CompiledRule, facts: dict[str, Any]) -> str:
-    if not rule.quotes:
-        return rule.reason
-    return rule.reason.format_map({name: display(facts[name]) for name in rule.quotes})
-
-
-class _Quoted(dict[str, Any]):
-    """format_map helper: every looked-up fact is shown with `display`."""
-
-    def __init__(self, facts: dict[str, Any]) -> None:
-        super().__init__(facts)
-
-    def __getitem__(self, key: str) -> str:
-        return display(super().__getitem__(key))
+    risk = protocol.sft_risk.assess(facts)
+    facts["sft_parts_min"], facts["sft_parts_max"] = risk.parts.low, risk.parts.high
+    facts["sft_parts_range"] = risk.parts
+    facts["sft_contradiction"] = risk.contradiction
+    if not risk.contradiction:
+        # A contradicted score decides nothing: the deciding range stays unknown (None), so
+        # neither INC-07's fail nor its pass can match, only the contradiction's own rule.
+        facts["sft_score_min"], facts["sft_score_max"] = risk.range.low, risk.range.high
+        facts["sft_range"] = risk.range
+        facts["sft_score"] = risk.score
+        facts["sft_category"] = risk.category
+    return risk

@@ -4,11 +4,16 @@
 fills a referral field (or a declared extra), its choices are values that field can take, its
 `show_if` reads only earlier questions, and every text exists in every language. A mistake
 raises FlowError naming the file and the entry, before any surgeon sees the dialogue.
+
+Besides earlier answers, a `show_if` may test the SFT score's range from the parts answered so
+far (`sft_parts_min`, `sft_parts_max`, computed with the protocol's own table), so that the score
+question is asked only while the parts leave INC-07 open. The range is not a referral field: a
+question reading it gets the range added to the facts its condition sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .conditions import Condition, Predicate, compile_condition, leaves
 from .errors import FlowError
+from .protocol import default_protocol
 from .referral import Referral
 from .resources import resource_dir
+from .sft import SftRiskTable
 
 __all__ = ["Choice", "Flow", "Question", "default_flow", "load_flow"]
 
@@ -29,6 +36,8 @@ Value = bool | int | float | str
 ParseKind = Literal["age", "grade", "asa", "size_cm", "percent", "count", "sft_score"]
 AnswerType = Literal["choice", "yes_no", "integer", "number", "text"]
 TEXT_EXTRA_MAX = 500  # characters for the free-text extras
+# Derived facts a show_if may test: the SFT score's range from its parts answered so far.
+SFT_RANGE_FACTS = ("sft_parts_min", "sft_parts_max")
 
 
 class Choice(BaseModel):
@@ -116,8 +125,9 @@ _YES_NO = (
 )
 
 
-def load_flow(path: str | Path) -> Flow:
-    """Read and validate a flow file; FlowError names the file and the entry."""
+def load_flow(path: str | Path, sft_risk: SftRiskTable | None = None) -> Flow:
+    """Read and validate a flow file; FlowError names the file and the entry. `sft_risk` is the
+    SFT table the derived show_if facts use (the shipped protocol's by default)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -125,7 +135,7 @@ def load_flow(path: str | Path) -> Flow:
         raise FlowError(path.name, None, f"cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise FlowError(path.name, None, f"not valid YAML: {exc}") from exc
-    return parse_flow(raw, source=path.name)
+    return parse_flow(raw, source=path.name, sft_risk=sft_risk)
 
 
 @cache
@@ -134,7 +144,7 @@ def default_flow() -> Flow:
     return load_flow(resource_dir("conversations") / "triage.yaml")
 
 
-def parse_flow(raw: Any, source: str) -> Flow:
+def parse_flow(raw: Any, source: str, sft_risk: SftRiskTable | None = None) -> Flow:
     """Validate a parsed flow document; `source` names the file in error messages."""
     if not isinstance(raw, dict):
         raise FlowError(source, None, "expected a mapping with languages and questions")
@@ -157,10 +167,11 @@ def parse_flow(raw: Any, source: str) -> Flow:
     for extra in definition.extras:
         if extra in Referral.model_fields:
             raise FlowError(source, None, f"extra {extra!r} is already a referral field")
+    table = sft_risk if sft_risk is not None else default_protocol().sft_risk
     asked: set[str] = set()
     questions = []
     for index, qdef in enumerate(definition.questions):
-        questions.append(_check_question(source, definition, qdef, index, asked))
+        questions.append(_check_question(source, definition, qdef, index, asked, table))
         asked.add(qdef.field)
     return Flow(
         languages=tuple(definition.languages),
@@ -171,7 +182,12 @@ def parse_flow(raw: Any, source: str) -> Flow:
 
 
 def _check_question(
-    source: str, flow: FlowDef, qdef: QuestionDef, index: int, asked: set[str]
+    source: str,
+    flow: FlowDef,
+    qdef: QuestionDef,
+    index: int,
+    asked: set[str],
+    table: SftRiskTable,
 ) -> Question:
     def fail(message: str) -> FlowError:
         return FlowError(source, qdef.field, message)
@@ -200,8 +216,18 @@ def _check_question(
     for value in values:
         if not is_extra and not _possible(qdef.field, value):
             raise fail(f"{value!r} is not a possible value of {qdef.field!r}")
+    derived = False
     if qdef.show_if is not None:
         for leaf in leaves(qdef.show_if):
+            if leaf.field in SFT_RANGE_FACTS:
+                derived = True
+                unasked = [part for part in table.parts if part not in asked]
+                if unasked:
+                    raise fail(
+                        f"show_if reads {leaf.field!r}, computed from {unasked[0]!r}, "
+                        "which is not asked before this question"
+                    )
+                continue
             if leaf.field not in asked:
                 raise fail(f"show_if reads {leaf.field!r}, which is not asked before this question")
             for value in leaf.values:
@@ -219,7 +245,7 @@ def _check_question(
         help=qdef.help,
         choices=choices,
         unknown=qdef.unknown,
-        shown=compile_condition(qdef.show_if) if qdef.show_if else _always,
+        shown=_shown(qdef.show_if, table if derived else None),
         when_hidden=qdef.when_hidden,
         is_extra=is_extra,
     )
@@ -227,6 +253,22 @@ def _check_question(
 
 def _always(facts: Any) -> bool:
     return True
+
+
+def _shown(condition: Condition | None, table: SftRiskTable | None) -> Predicate:
+    """The compiled show_if; with `table`, the SFT range is added to the facts it reads."""
+    if condition is None:
+        return _always
+    predicate = compile_condition(condition)
+    if table is None:
+        return predicate
+    parts_range: Callable[[Mapping[str, Any]], Any] = table.parts_range
+
+    def shown(facts: Mapping[str, Any]) -> bool:
+        scored = parts_range(facts)
+        return predicate({**facts, "sft_parts_min": scored.low, "sft_parts_max": scored.high})
+
+    return shown
 
 
 def _possible(field: str, value: Value) -> bool:

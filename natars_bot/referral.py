@@ -12,7 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Consent",
@@ -57,9 +58,10 @@ class Origin(StrEnum):
 
 
 class IhcResult(StrEnum):
-    """Immunohistochemistry result for MDM2 or CDK4 (INC-04)."""
+    """Immunohistochemistry result for MDM2 or CDK4 (INC-04); equivocal: weak or focal staining."""
 
     positive = "positive"
+    equivocal = "equivocal"
     negative = "negative"
     not_done = "not_done"
 
@@ -170,6 +172,21 @@ class Referral(BaseModel):
     )
     psychological_condition: StrictBool | None = None
     consent: Consent | None = None
+
+    @field_validator("pregnant_or_breastfeeding")
+    @classmethod
+    def _men_are_not_pregnant(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        """Refuse `sex: male` with pregnancy recorded (spec revision 2, EXC-09).
+
+        A validator on this field rather than on the whole model, so that the error names
+        `pregnant_or_breastfeeding` as any other invalid value does; `sex` is declared earlier
+        and therefore already validated here.
+        """
+        if value is True and info.data.get("sex") is Sex.male:
+            raise PydanticCustomError(
+                "male_pregnant", "a man cannot be recorded as pregnant or breastfeeding"
+            )
+        return value
 
 
 def referral_json_schema() -> dict[str, Any]:

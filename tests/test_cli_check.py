@@ -216,7 +216,88 @@ def test_criteria_lists_wording_and_interpretation(
     status, out, _ = run(["criteria"], capsys, monkeypatch)
     assert status == 0
     assert out.count("\nINC-") == 14 and out.count("\nEXC-") == 10
-    assert "interpretation: LMS only" in out
+    assert out.startswith("NATARS registry entry, criteria v2 (spec revision 2)")
+    assert "interpretation: the registry lists the size threshold under LMS" in out
+    assert "FISH amplified (the diagnostic standard)" in out  # INC-04, revision 2
+
+
+SFT = {**ELIGIBLE["SFT"], "sft_necrosis_percent": None}
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome", "sft_risk"),
+    [
+        # shared/spec/criteria.md, "SFT risk score" (revision 2): its four examples
+        (
+            {"age_years": 60, "tumor_size_cm": 20.0, "sft_mitoses_per_2mm2": 6},
+            "pass",
+            {"range": [6, 7]},
+        ),
+        (
+            {"age_years": 40, "tumor_size_cm": 6.0, "sft_mitoses_per_2mm2": None},
+            "fail",
+            {"range": [1, 4]},
+        ),
+        (
+            {"sft_mitoses_per_2mm2": 0, "sft_necrosis_percent": 0.0, "sft_risk_score": 6},
+            "unknown",
+            {"range": [4, 4], "given": 6},
+        ),
+        (
+            {"age_years": None, "tumor_size_cm": None, "sft_mitoses_per_2mm2": None},
+            "unknown",
+            {"range": [0, 7]},
+        ),
+        # exact: all four parts, or a given score that agrees with them
+        ({"sft_necrosis_percent": 0.0}, "pass", {"score": 6, "category": "high"}),
+        ({"sft_risk_score": 7}, "pass", {"score": 7, "category": "high"}),
+    ],
+)
+def test_check_gives_the_spec_examples_outcomes(
+    check: Any, changes: dict[str, Any], outcome: str, sft_risk: dict[str, Any]
+) -> None:
+    """`natars-bot check` on the spec's SFT examples: INC-07's outcome and `sft_risk`."""
+    status, out, err = check(json.dumps({**SFT, **changes}))
+    assert (status, err) == (0, "")
+    verdict = json.loads(out)
+    assert verdict["sft_risk"] == sft_risk
+    [inc07] = [c for c in verdict["criteria"] if c["id"] == "INC-07"]
+    assert inc07["outcome"] == outcome
+
+
+@pytest.mark.parametrize(
+    ("ihc", "fish", "outcome"),
+    [
+        ("negative", "amplified", "unknown"),
+        ("negative", None, "unknown"),
+        ("negative", "not_amplified", "fail"),
+        ("negative", "not_done", "fail"),
+        ("equivocal", "amplified", "unknown"),
+        ("positive", "not_amplified", "unknown"),
+        ("positive", "not_done", "pass"),
+    ],
+)
+def test_check_applies_the_revised_inc04(
+    check: Any, ihc: str, fish: str | None, outcome: str
+) -> None:
+    """INC-04 (revision 2) through `check`: a negative IHC fails only without FISH amplification."""
+    referral = {**ELIGIBLE["DDLPS"], "ihc_cdk4": ihc, "fish_mdm2": fish}
+    status, out, _ = check(json.dumps(referral))
+    assert status == 0
+    [inc04] = [c for c in json.loads(out)["criteria"] if c["id"] == "INC-04"]
+    assert inc04["outcome"] == outcome
+
+
+def test_a_man_recorded_as_pregnant_is_refused_as_input(check: Any) -> None:
+    """EXC-09 (revision 2): `sex: male` with pregnancy is invalid input naming the field; in
+    JSON Lines the other lines are still checked."""
+    man = {**ELIGIBLE["UPS"], "sex": "male", "pregnant_or_breastfeeding": True}
+    woman = {**man, "sex": "female"}
+    status, out, err = check(json.dumps(man) + "\n" + json.dumps(woman) + "\n")
+    assert status == 2
+    assert err.startswith("natars-bot: line 1: field 'pregnant_or_breastfeeding': a man cannot")
+    [verdict] = [json.loads(line) for line in out.splitlines()]
+    assert verdict["failed"] == ["EXC-09"]
 
 
 def test_the_installed_command_never_shows_a_traceback() -> None:

@@ -45,20 +45,26 @@ CASES: list[tuple[str, str, dict[str, Any], Outcome]] = [
     # INC-03 no second malignancy
     ("INC-03", "UPS", {"second_malignancy": True}, F),
     ("INC-03", "UPS", {"second_malignancy": None}, U),
-    # INC-04 DDLPS: IHC, FISH, grade 2-3
+    # INC-04 DDLPS: IHC, FISH, grade 2-3 (revision 2: FISH amplification outweighs a negative IHC;
+    # every IHC x FISH pair is in test_every_ihc_and_fish_pair below)
     ("INC-04", "DDLPS", {}, P),
     ("INC-04", "DDLPS", {"grade": 1}, F),
     ("INC-04", "DDLPS", {"grade": 2}, P),
     ("INC-04", "DDLPS", {"grade": 3}, P),
     ("INC-04", "DDLPS", {"grade": None}, U),
-    ("INC-04", "DDLPS", {"ihc_mdm2": "negative"}, F),
-    ("INC-04", "DDLPS", {"ihc_cdk4": "negative"}, F),
+    ("INC-04", "DDLPS", {"ihc_mdm2": "negative"}, U),  # FISH amplified: the MDT adjudicates
+    ("INC-04", "DDLPS", {"ihc_cdk4": "negative"}, U),
+    ("INC-04", "DDLPS", {"ihc_mdm2": "negative", "fish_mdm2": "not_done"}, F),
+    ("INC-04", "DDLPS", {"ihc_cdk4": "negative", "fish_mdm2": "not_amplified"}, F),
+    ("INC-04", "DDLPS", {"ihc_mdm2": "negative", "fish_mdm2": None}, U),  # FISH still to come
+    ("INC-04", "DDLPS", {"ihc_mdm2": "equivocal"}, U),
+    ("INC-04", "DDLPS", {"ihc_cdk4": "equivocal", "fish_mdm2": "amplified"}, U),
     ("INC-04", "DDLPS", {"ihc_mdm2": "not_done"}, U),
     ("INC-04", "DDLPS", {"ihc_cdk4": None}, U),
     ("INC-04", "DDLPS", {"fish_mdm2": "not_amplified"}, U),
     ("INC-04", "DDLPS", {"fish_mdm2": "not_done"}, P),
     ("INC-04", "DDLPS", {"fish_mdm2": None}, P),
-    ("INC-04", "DDLPS", {"ihc_cdk4": "negative", "fish_mdm2": "not_amplified"}, F),
+    ("INC-04", "DDLPS", {"grade": 1, "ihc_mdm2": "equivocal"}, F),
     ("INC-04", "LMS", {}, NA),
     ("INC-04", "UPS", {"histology": None}, NA),
     # INC-05 LMS: size >= 10 cm
@@ -73,16 +79,30 @@ CASES: list[tuple[str, str, dict[str, Any], Outcome]] = [
     ("INC-06", "UPS", {"grade": 1}, P),
     ("INC-06", "UPS", {"grade": None}, P),
     ("INC-06", "SFT", {}, NA),
-    # INC-07 SFT: risk score >= 6
+    # INC-07 SFT: risk score >= 6, from the range the parts known allow (revision 2; every
+    # combination is in test_sft_risk.py). The eligible SFT's parts give 1 + 3 + 2 + 0 = 6.
     ("INC-07", "SFT", {}, P),
     ("INC-07", "SFT", {"sft_mitoses_per_2mm2": 3}, F),  # 1 + 3 + 1 + 0 = 5
-    ("INC-07", "SFT", {"sft_risk_score": 6}, P),
-    ("INC-07", "SFT", {"sft_risk_score": 5}, F),
-    ("INC-07", "SFT", {"sft_risk_score": 6, "sft_mitoses_per_2mm2": 0}, P),  # given score wins
-    ("INC-07", "SFT", {"sft_risk_score": 5, "sft_mitoses_per_2mm2": 9}, F),
-    ("INC-07", "SFT", {"sft_necrosis_percent": None}, U),
-    ("INC-07", "SFT", {"age_years": None}, U),
-    ("INC-07", "SFT", {"age_years": None, "sft_risk_score": 7}, P),
+    ("INC-07", "SFT", {"sft_risk_score": 6}, P),  # agrees with the parts
+    ("INC-07", "SFT", {"sft_risk_score": 5}, U),  # contradicts 6
+    ("INC-07", "SFT", {"sft_risk_score": 6, "sft_mitoses_per_2mm2": 0}, U),  # contradicts 4
+    ("INC-07", "SFT", {"sft_risk_score": 5, "sft_mitoses_per_2mm2": 9}, U),  # contradicts 6
+    ("INC-07", "SFT", {"sft_necrosis_percent": None}, P),  # [6, 7]
+    ("INC-07", "SFT", {"age_years": None}, U),  # [5, 6]
+    ("INC-07", "SFT", {"age_years": None, "sft_risk_score": 6}, P),  # inside [5, 6]
+    ("INC-07", "SFT", {"age_years": None, "sft_risk_score": 5}, F),  # inside [5, 6]
+    ("INC-07", "SFT", {"age_years": None, "sft_risk_score": 7}, U),  # outside [5, 6]
+    (
+        "INC-07",
+        "SFT",
+        {
+            "age_years": 40,
+            "tumor_size_cm": 6.0,
+            "sft_mitoses_per_2mm2": None,
+            "sft_necrosis_percent": None,
+        },
+        F,
+    ),  # [1, 4]
     ("INC-07", "UPS", {}, NA),
     # INC-08 not across the diaphragm
     ("INC-08", "UPS", {"crosses_diaphragm": True}, F),
@@ -247,15 +267,45 @@ def test_complete_referrals_are_eligible(histology: str) -> None:
         ("INC-05", "LMS", {"tumor_size_cm": 10.0}, "tumour 10 cm (≥ 10 cm)"),
         ("INC-12", "UPS", {"asa_class": 4}, "ASA 4; needs ASA ≤ 3"),
         ("INC-14", "UPS", {"age_years": 76}, "age 76; the trial takes 18–75"),
-        ("EXC-01", "UPS", {"origin": "gi_tract"}, "originates from the gi tract"),
+        ("EXC-01", "UPS", {"origin": "gi_tract"}, "originates from the GI tract"),
+        ("EXC-01", "UPS", {"origin": "urinary_tract"}, "originates from the urinary tract"),
+        ("EXC-04", "UPS", {"metastasis": "confirmed"}, "metastasis confirmed pathologically"),
+        (
+            "INC-10",
+            "UPS",
+            {"organ_function": "multi_organ_failure"},
+            "organ function: multi-organ failure",
+        ),
+        ("INC-07", "SFT", {"sft_mitoses_per_2mm2": 3}, "SFT risk score 5; needs ≥ 6"),
         (
             "INC-07",
             "SFT",
-            {"sft_mitoses_per_2mm2": 3},
-            "SFT risk score 5 (intermediate); needs ≥ 6",
+            {"sft_necrosis_percent": None},
+            "SFT risk score 6–7 (high risk, ≥ 6)",
         ),
+        (
+            "INC-07",
+            "SFT",
+            {"sft_risk_score": 6, "sft_mitoses_per_2mm2": 0},
+            "the given SFT risk score 6 contradicts its parts: "
+            "age, size, mitoses and necrosis give 4",
+        ),
+        (
+            "INC-04",
+            "DDLPS",
+            {"ihc_mdm2": "negative", "fish_mdm2": "not_done"},
+            "MDM2 negative on IHC, and MDM2 FISH not done",
+        ),
+        ("INC-01", "UPS", {"histology": "other"}, "histology is not DDLPS, LMS, UPS or SFT"),
         ("INC-01", "UPS", {}, "UPS, histologically proven"),
         ("INC-04", "LMS", {}, "applies to DDLPS only; histology is LMS"),
+        (
+            "INC-04",
+            "UPS",
+            {"histology": "other"},
+            "applies to DDLPS only; histology is another type",
+        ),
+        ("INC-07", "UPS", {"histology": None}, "applies to SFT only; histology not known yet"),
         (
             "INC-02",
             "UPS",
@@ -269,3 +319,46 @@ def test_reasons_read_like_a_surgeon_would_say_them(
 ) -> None:
     """Reasons quote the answer and the threshold, and list every cause of a fail."""
     assert assess(histology, **changes).result(criterion).reason == reason
+
+
+IHC = ["positive", "equivocal", "negative", "not_done", None]
+FISH = ["amplified", "not_amplified", "not_done", None]
+
+
+def _inc04_by_the_spec(mdm2: str | None, cdk4: str | None, fish: str | None) -> Outcome:
+    """INC-04 for grade 2, as shared/spec/criteria.md (revision 2) words it."""
+    ihcs = (mdm2, cdk4)
+    if "negative" in ihcs and fish in ("not_amplified", "not_done"):
+        return F
+    if any(ihc in (None, "not_done", "equivocal") for ihc in ihcs):
+        return U
+    if "negative" in ihcs and fish in ("amplified", None):
+        return U
+    if fish == "not_amplified":
+        return U
+    return P
+
+
+@pytest.mark.parametrize("fish", FISH)
+@pytest.mark.parametrize("cdk4", IHC)
+@pytest.mark.parametrize("mdm2", IHC)
+def test_every_ihc_and_fish_pair(mdm2: str | None, cdk4: str | None, fish: str | None) -> None:
+    """Every MDM2 × CDK4 IHC × FISH combination gives the spec's outcome; FISH not done or not
+    stated is warned about whatever the outcome."""
+    assessment = assess("DDLPS", ihc_mdm2=mdm2, ihc_cdk4=cdk4, fish_mdm2=fish)
+    assert assessment.result("INC-04").outcome is _inc04_by_the_spec(mdm2, cdk4, fish)
+    warned = [w.kind for w in assessment.warnings if w.id == "INC-04"]
+    assert warned == (["recommended"] if fish in ("not_done", None) else [])
+
+
+def test_a_negative_ihc_waits_for_fish() -> None:
+    """Before the FISH answer a negative IHC is open, so the dialogue offers no early stop; each
+    FISH answer then decides as the spec says (answering never removes a fail)."""
+    waiting = assess("DDLPS", ihc_cdk4="negative", fish_mdm2=None)
+    assert waiting.failed == () and "INC-04" in waiting.unknown
+    assert "the MDM2 FISH result decides" in waiting.result("INC-04").reason
+    outcomes = {
+        fish: outcome("INC-04", "DDLPS", ihc_cdk4="negative", fish_mdm2=fish)
+        for fish in ("amplified", "not_amplified", "not_done")
+    }
+    assert outcomes == {"amplified": U, "not_amplified": F, "not_done": F}

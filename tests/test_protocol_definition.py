@@ -30,7 +30,7 @@ def test_the_shipped_protocol_holds_every_spec_criterion_in_order() -> None:
     """INC-01…INC-14 then EXC-01…EXC-10, each with wording, summary and a version string."""
     protocol = default_protocol()
     assert [c.id for c in protocol.criteria] == SPEC_IDS
-    assert protocol.version == "NATARS registry entry, criteria v1"
+    assert protocol.version == "NATARS registry entry, criteria v2 (spec revision 2)"
     assert all(c.wording and c.summary for c in protocol.criteria)
 
 
@@ -59,7 +59,7 @@ def test_interpretations_change_without_code(tmp_path: Path) -> None:
     _criterion(data, "EXC-10")["fail"] = [
         {
             "when": {"field": "psychological_condition", "is": True},
-            "reason": "psychological condition",
+            "reason": {"en": "psychological condition", "zh": "精神心理疾病"},
         }
     ]
     path = tmp_path / "wider.yaml"
@@ -83,7 +83,31 @@ def _rule(
     criterion_id: str, section: str, when: dict[str, Any]
 ) -> Callable[[dict[str, Any]], None]:
     def change(data: dict[str, Any]) -> None:
-        _criterion(data, criterion_id).setdefault(section, []).append({"when": when, "reason": "x"})
+        rule = {"when": when, "reason": {"en": "x", "zh": "x"}}
+        _criterion(data, criterion_id).setdefault(section, []).append(rule)
+
+    return change
+
+
+def _without(
+    criterion_id: str, section: str, number: int, language: str
+) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        del _criterion(data, criterion_id)[section][number]["reason"][language]
+
+    return change
+
+
+def _unlabel(field: str, value: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        del data["labels"][field][value]
+
+    return change
+
+
+def _kind(criterion_id: str, section: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        _criterion(data, criterion_id)[section][0]["kind"] = "data_check"
 
     return change
 
@@ -111,7 +135,23 @@ def _drop(criterion_id: str, key: str) -> Callable[[dict[str, Any]], None]:
         ),
         (_rule("EXC-01", "fail", {"field": "origin", "lt": 3}), "EXC-01", "numeric"),
         (_rule("INC-12", "fail", {"field": "asa_class", "above": 3}), "INC-12", "above"),
-        (_set("INC-12", "pass", "ASA {asa}"), "INC-12", "{asa}"),
+        (_set("INC-12", "pass", {"en": "ASA {asa}", "zh": "ASA {asa}"}), "INC-12", "{asa}"),
+        # every text in every language (spec revision 2, "Languages")
+        (_set("INC-09", "summary", {"en": "R0/R1"}), "INC-09", "summary has no 'zh' text"),
+        (_set("INC-09", "summary", "R0/R1"), "INC-09", "summary: Input should be a valid dict"),
+        (_set("INC-04", "interpretation", {"en": "x", "zh": " "}), "INC-04", "interpretation"),
+        (_set("INC-12", "pass", {"en": "ASA", "zh": "ASA", "fr": "ASA"}), "INC-12", "'fr'"),
+        (_without("INC-13", "fail", 0, "zh"), "INC-13", "fail rule 1: reason has no 'zh' text"),
+        (_without("INC-13", "unknown", 0, "zh"), "INC-13", "unknown rule 1: reason has no 'zh'"),
+        (_without("EXC-04", "warn", 0, "zh"), "EXC-04", "warn rule 1: reason has no 'zh' text"),
+        (_without("EXC-04", "warn", 0, "en"), "EXC-04", "warn rule 1: reason has no 'en' text"),
+        (_unlabel("metastasis", "none"), "EXC-04", "labels.metastasis has no name for 'none'"),
+        (
+            _set("INC-08", "pass", {"en": "{crosses_diaphragm}", "zh": "{crosses_diaphragm}"}),
+            "INC-08",
+            "a yes/no answer",
+        ),
+        (_kind("INC-13", "fail"), "INC-13", "only warn rules have a kind"),
         (_set("INC-12", "kind", "exclusion"), "INC-12", "must start with EXC-"),
         (_set("INC-12", "applies_to", ["GIST"]), "INC-12", "applies_to"),
         (_set("INC-03", "id", "INC-02"), "INC-02", "duplicate"),
@@ -137,7 +177,7 @@ def test_a_malformed_definition_names_the_file_and_criterion(
     [
         ("criteria: [", "not valid YAML"),
         ("- just a list", "expected a mapping"),
-        ("version: v\nregistry: r\ncriteria: []", "sft_risk"),
+        ("version: v\nregistry: r\ncriteria: []", "languages: Field required"),
     ],
 )
 def test_a_broken_file_is_refused_as_a_whole(text: str, message: str) -> None:
@@ -157,9 +197,48 @@ def test_a_malformed_sft_table_is_refused() -> None:
     with pytest.raises(ProtocolError, match="tumor_size_cm"):
         parse_protocol(yaml.safe_dump(data), source="trial.yaml")
     data = copy.deepcopy(SHIPPED)
-    data["sft_risk"]["categories"] = [{"up_to": 3, "name": "low"}]
+    data["sft_risk"]["categories"] = [{"up_to": 3, "name": "low", "label": {"en": "low"}}]
     with pytest.raises(ProtocolError, match="highest score 7"):
         parse_protocol(yaml.safe_dump(data), source="trial.yaml")
+    data["sft_risk"]["categories"] = [{"up_to": 7, "name": "any", "label": {"en": "any"}}]
+    with pytest.raises(ProtocolError, match=r"categories\.any\.label has no 'zh' text"):
+        parse_protocol(yaml.safe_dump(data), source="trial.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["labels"]["origin"].update(stomach={"en": "s", "zh": "s"}), "'stomach'"),
+        (lambda d: d["labels"]["origin"]["uterus"].pop("zh"), "labels.origin.uterus has no 'zh'"),
+        (lambda d: d["texts"]["not_applicable"].pop("zh"), "texts.not_applicable has no 'zh'"),
+        (lambda d: d["labels"].pop("histology"), "histology needs a name for each value"),
+        (lambda d: d["texts"]["not_applicable"].update(en="{grade}"), "quotes {grade}"),
+    ],
+)
+def test_labels_and_common_texts_are_checked(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    """The names of quoted values and the engine's own texts exist in every language."""
+    data = copy.deepcopy(SHIPPED)
+    change(data)
+    with pytest.raises(ProtocolError) as raised:
+        parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    assert str(raised.value).startswith("trial.yaml: ") and message in str(raised.value)
+
+
+def test_every_criterion_reads_in_every_language() -> None:
+    """Summary, interpretation (where there is one), every reason and warning in en and zh; the
+    registry's wording is the English citation and is not translated."""
+    protocol = default_protocol()
+    assert protocol.languages == ("en", "zh")
+    for criterion in protocol.criteria:
+        assert set(criterion.summaries) == {"en", "zh"}, criterion.id
+        assert criterion.summary_in("zh") != criterion.summary, criterion.id
+        if criterion.interpretation is not None:
+            assert criterion.interpretations is not None
+            assert set(criterion.interpretations) == {"en", "zh"}, criterion.id
+        rules = (*criterion.fail, *criterion.unknown, *criterion.warn, criterion.pass_reason)
+        assert all(set(rule.reasons) == {"en", "zh"} for rule in rules), criterion.id
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:

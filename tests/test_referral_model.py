@@ -74,3 +74,31 @@ def test_the_schema_describes_every_field() -> None:
     schema = referral_json_schema()
     assert set(schema["properties"]) == set(Referral.model_fields)
     assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("document", "valid"),
+    [
+        ({"sex": "male", "pregnant_or_breastfeeding": True}, False),
+        ({"pregnant_or_breastfeeding": True, "sex": "male"}, False),  # key order does not matter
+        ({"sex": "male", "pregnant_or_breastfeeding": False}, True),
+        ({"sex": "male", "pregnant_or_breastfeeding": None}, True),
+        ({"sex": "female", "pregnant_or_breastfeeding": True}, True),
+        ({"sex": None, "pregnant_or_breastfeeding": True}, True),
+    ],
+)
+def test_a_man_recorded_as_pregnant_is_refused(document: dict[str, Any], valid: bool) -> None:
+    """Spec revision 2, EXC-09: `sex: male` with pregnancy is invalid input naming the field."""
+    text = json.dumps(document)
+    if valid:
+        Referral.model_validate_json(text)
+        return
+    with pytest.raises(ValidationError) as raised:
+        Referral.model_validate_json(text)
+    assert raised.value.errors()[0]["loc"] == ("pregnant_or_breastfeeding",)
+
+
+def test_ihc_has_the_equivocal_value() -> None:
+    """Spec revision 2, INC-04: weak or focal staining is `equivocal`, for both IHC fields."""
+    referral = Referral.model_validate_json('{"ihc_mdm2": "equivocal", "ihc_cdk4": "equivocal"}')
+    assert (referral.ihc_mdm2, referral.ihc_cdk4) == ("equivocal", "equivocal")

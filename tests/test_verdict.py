@@ -65,7 +65,7 @@ def test_warnings_never_change_the_verdict() -> None:
 
 def test_the_protocol_version_is_cited() -> None:
     """Every assessment names the protocol definition it was made against."""
-    assert assess().protocol_version == "NATARS registry entry, criteria v1"
+    assert assess().protocol_version == "NATARS registry entry, criteria v2 (spec revision 2)"
 
 
 def test_memoised_decisions_equal_fresh_ones() -> None:

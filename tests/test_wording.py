@@ -121,11 +121,32 @@ def test_every_template_renders_valid_telegram_html(language: str) -> None:
         assert len(check_html(text)) <= MAX_TEXT
 
 
+# The longest verdicts: nothing known, and every criterion that can be open for a judgement
+# (which shows its interpretation) open for one, with the most open criteria (DDLPS, a woman).
+LONGEST = [
+    Referral(),
+    Referral(histology="DDLPS", sex="female"),
+    Referral(
+        histology="DDLPS", sex="female", histologically_proven=False, ihc_mdm2="equivocal",
+        ihc_cdk4="negative", r0_r1_resectable="not_assessed", consent="pending",
+        fit_for_chemo_and_surgery="not_assessed", psychological_condition=True,
+        metastasis="equivocal",
+    ),
+    Referral(
+        histology="SFT", sex="female", age_years=40, tumor_size_cm=6.0, sft_mitoses_per_2mm2=0,
+        sft_necrosis_percent=50.0, sft_risk_score=6, histologically_proven=False,
+        metastasis="equivocal", psychological_condition=True,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("referral", LONGEST)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_longest_verdict_fits_one_message(language: str) -> None:
-    """An empty referral (every criterion open) still renders under Telegram's 4096 characters."""
+def test_the_longest_verdict_fits_one_message(language: str, referral: Referral) -> None:
+    """Every criterion open, with reasons and interpretations, still renders under Telegram's
+    4096 characters."""
     text = screens.verdict_screen(
-        _services(), language, _row(DialogueState()), evaluate(Referral()), True
+        _services(), language, _row(DialogueState()), evaluate(referral), True
     )[0]
     assert len(check_html(text)) <= MAX_TEXT
 
@@ -142,4 +163,4 @@ def test_an_eligible_verdict_reads_well() -> None:
     assessment = evaluate(Referral.model_validate(ELIGIBLE["SFT"]))
     text = screens.verdict_screen(_services(), "en", _row(DialogueState()), assessment, False)[0]
     assert "Eligible on the information given" in text
-    assert "SFT risk score 6 (high)" in text
+    assert "SFT risk score 6 (high risk)" in text
