@@ -230,6 +230,20 @@ class LocalBotApi:
         self.chats[chat["id"]].messages[message["message_id"]] = message
         return await self._queue({"message": message})
 
+    async def user_sends(self, user: dict[str, Any], content: dict[str, Any]) -> int:
+        """Queue a message of another kind from `user` in their private chat: `content` is the
+        Message's own fields, e.g. {"sticker": {...}} or {"location": {...}}."""
+        chat = self.private_chat(user)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            **content,
+        }
+        self.chats[chat["id"]].messages[message["message_id"]] = message
+        return await self._queue({"message": message})
+
     async def user_presses(self, user: dict[str, Any], message: dict[str, Any], label: str) -> int:
         """Queue a press of the inline button labelled `label` (exactly) under `message`."""
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.local_api import LocalBotApi
+from natars_bot.local_api import Disconnect, LocalBotApi
 from natars_bot.store import Store
 
 from .harness import TOKEN, BotUnderTest
@@ -42,7 +44,8 @@ class BotProcess:
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
 
@@ -120,3 +123,56 @@ async def test_an_update_delivered_again_after_a_crash_is_not_applied_twice(
     draft = await store.draft_of(SURGEON)
     await store.close()
     assert draft is not None and draft.state.answers == {"screening_number": "S-3", "age_years": 61}
+
+
+async def test_a_kill_between_commit_and_reply_never_answers_an_unseen_question(
+    server: LocalBotApi, tmp_path: Path
+) -> None:
+    """SIGKILL at the precise moment: the answer "45" (screening number) is committed, the
+    next question is on its way to Telegram and never arrives. The surgeon, seeing no question,
+    types "45" again: it must not become the age. After the bot shows where the surgeon is,
+    the next "45" is the age."""
+    database = tmp_path / "natars.sqlite3"
+    await _register(database)
+    bot = BotProcess(f"http://127.0.0.1:{server.port}/bot", database)
+    committed: list[object] = []
+
+    def kill_before_the_reply(method: str, params: dict[str, object]) -> None:
+        if method == "sendMessage" and "Patient's age" in str(params.get("text")) and not committed:
+            with sqlite3.connect(database) as db:
+                (state,) = db.execute("SELECT state FROM referrals").fetchone()
+            committed.append(json.loads(state)["answers"])
+            bot.kill()
+            raise Disconnect()
+
+    bot.start()
+    try:
+        await server.wait_for(
+            lambda: any(m == "setMyCommands" for m, _ in server.calls), timeout=30
+        )
+        await _reply(server, "/new", 1)
+        server.faults.append(kill_before_the_reply)
+        await server.user_says(USER, "45")
+        await server.wait_for(lambda: bool(committed), timeout=30)
+        assert committed == [{"screening_number": "45"}]  # saved before the reply was sent
+        server.faults.clear()
+        # No question came: the surgeon types "45" again while the bot is down.
+        await server.user_says(USER, "45")
+        bot.start()
+        await server.wait_for(
+            lambda: any("Saved: Screening number: 45" in m["text"]
+                        for m in server.bot_messages(SURGEON)),
+            timeout=30,
+        )  # fmt: skip
+        reply = server.bot_messages(SURGEON)[-1]
+        assert "was not taken as an answer" in reply["text"] and "Patient's age" in reply["text"]
+        count = len(server.bot_messages(SURGEON))
+        reply = await _reply(server, "45", count + 1)  # typed after seeing the question
+        assert "✓ Age: 45" in reply["text"]
+    finally:
+        bot.kill()
+    store = await Store.open(database)
+    draft = await store.draft_of(SURGEON)
+    await store.close()
+    assert draft is not None
+    assert draft.state.answers == {"screening_number": "45", "age_years": 45}

@@ -104,7 +104,7 @@ async def test_the_summary_carries_what_reviewers_need_and_no_identifiers(
 async def test_two_approvals_decide_and_the_surgeon_is_told(bot: BotUnderTest) -> None:
     """The tally is edited live; at quorum the buttons go and the surgeon hears privately."""
     surgeon, chen, liu = await _team(bot)
-    summary = await submit(bot, surgeon)
+    summary = await submit(bot, surgeon, screening_number="ZS-0042")
     await vote(bot, chen, APPROVE)
     await settled(
         bot, lambda: "✅ 1 ·" in bot.server.chats[MDT_CHAT].messages[summary["message_id"]]["text"]
@@ -121,6 +121,11 @@ async def test_two_approvals_decide_and_the_surgeon_is_told(bot: BotUnderTest) -
     assert "Dr" in message["text"] or "reviewer 3001" in message["text"]
     await settled(bot, lambda: "MDT decision on NAT-2026-0001" in surgeon.last()["text"])
     assert "Approved for enrolment" in surgeon.last()["text"]
+    # The surgeon sees their own screening number beside the NAT id; the group never does.
+    assert "NAT-2026-0001 (your no. ZS-0042)" in surgeon.last()["text"]
+    assert not any("ZS-0042" in m.get("text", "") for m in bot.server.messages(MDT_CHAT))
+    status = await surgeon.says("/status")
+    assert "NAT-2026-0001 (your no. ZS-0042)" in status["text"]
     assert await _referral_status(bot) == "approved"
     store = await Store.open(bot.database)
     rows = [

@@ -246,7 +246,7 @@ async def _pick(press: _Press) -> None:
     # "Retype" (or a name held in memory lost to a restart): ask the question again.
     services.held.pop(press.referral.id, None)
     referral = await press.save(back(services.flow, state), "retype")
-    await press.show(question_screen(services, press.language, referral))
+    await press.show(question_screen(services, press.language, referral), referral)
 
 
 async def _back(press: _Press) -> None:

@@ -351,9 +351,11 @@ async def on_text(update: Update, context: BotContext) -> None:
     if draft is None:
         await message.reply_text(services.wording.text(language, "no_draft"))
         return
-    if draft.shown_screen != draft.state.screen:
+    if draft.shown_screen != draft.state.screen or message.message_id < _seen_from(draft):
         # The screen the state is on never reached the chat (a crash or a failed reply after
-        # the last answer was saved): this text answers a question the surgeon has not seen.
+        # the last answer was saved), or this text was written before it did (message ids
+        # grow through a chat, the surgeon's and the bot's alike): it answers a question the
+        # surgeon has not seen.
         await show_screen(
             context,
             draft,
@@ -386,6 +388,14 @@ async def on_text(update: Update, context: BotContext) -> None:
         await show_screen(context, draft, chat_id, confirm_screen(services, language, draft))
         return
     await accept(context, draft, result, language, actor, chat_id, message.text or "")
+
+
+def _seen_from(draft: ReferralRow) -> int:
+    """The message id after which a typed text was written with the current screen in view:
+    the first message that showed it — or its latest copy, when a new local Bot API server
+    numbers messages from 1 again (Telegram never does)."""
+    shown = [m for m in (draft.shown_from, draft.message_id) if m is not None]
+    return min(shown, default=0)
 
 
 def _saved(services: Services, language: str, draft: ReferralRow) -> Markup:

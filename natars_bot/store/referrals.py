@@ -25,7 +25,7 @@ class ReferralsMixin(StoreBase):
 
     _REFERRAL_COLUMNS = (
         "id, public_id, surgeon_id, site, status, version, state, message_id, verdict,"
-        " created_at, updated_at, submitted_at, shown_screen"
+        " created_at, updated_at, submitted_at, shown_screen, shown_from"
     )
 
     def _referral(self, row: Any) -> ReferralRow:
@@ -169,16 +169,20 @@ class ReferralsMixin(StoreBase):
         here, so a crash or a failed reply between saving an answer and showing the next
         question can never let the surgeon's next message answer a question they never saw.
         """
+        # The same screen shown again (resumed, re-prompted) keeps the message it first
+        # appeared in: what the surgeon typed after that answered it.
+        first = referral.shown_from if referral.shown_screen == screen else message_id
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE referrals SET message_id = COALESCE(?, message_id), shown_screen = ?"
-                " WHERE id = ? AND status = 'draft'",
-                (message_id, screen, referral.id),
+                "UPDATE referrals SET message_id = COALESCE(?, message_id), shown_screen = ?,"
+                " shown_from = ? WHERE id = ? AND status = 'draft'",
+                (message_id, screen, first, referral.id),
             )
         return replace(
             referral,
             message_id=message_id if message_id is not None else referral.message_id,
             shown_screen=screen,
+            shown_from=first,
         )
 
     async def close_referral(

@@ -50,6 +50,7 @@ class ReferralRow:
     updated_at: str
     submitted_at: str | None
     shown_screen: int | None = None  # the dialogue screen whose message reached the chat
+    shown_from: int | None = None  # the first message that showed it
 
 
 @dataclass(frozen=True, slots=True)

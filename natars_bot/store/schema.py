@@ -112,12 +112,14 @@ MIGRATIONS: tuple[str, ...] = (
         hash TEXT NOT NULL
     );
     """,
-    # 2: which screen of a draft's dialogue reached the chat (a typed answer is taken only for
-    # a screen that did), and the updates already handled, by id *and* content: update ids
-    # restart at 1 on a new local Bot API server, and Telegram may make them random after a
-    # week without updates, so "at or below the largest seen" is no test of a repeat.
+    # 2: which screen of a draft's dialogue reached the chat, and in which message first (a
+    # typed answer is taken only for a screen that did, written after it did), and the
+    # updates already handled, by id *and* content: update ids restart at 1 on a new local
+    # Bot API server, and Telegram may make them random after a week without updates, so
+    # "at or below the largest seen" is no test of a repeat.
     """
     ALTER TABLE referrals ADD COLUMN shown_screen INTEGER;
+    ALTER TABLE referrals ADD COLUMN shown_from INTEGER;
     CREATE TABLE handled_updates (
         update_id INTEGER NOT NULL,
         fingerprint TEXT NOT NULL,
