@@ -26,7 +26,6 @@ __all__ = [
     "Outcome",
     "Verdict",
     "Warning",
-    "display",
     "evaluate",
 ]
 
@@ -113,22 +112,6 @@ class Assessment:
     def warnings_of(self, kind: WarningKind) -> tuple[Warning, ...]:
         """The warnings of one kind, for screens that list each kind under its own heading."""
         return tuple(w for w in self.warnings if w.kind == kind)
-
-
-def display(value: Any) -> str:
-    """A value as plain text, for logs and messages outside the protocol's reasons (which
-    name values per language, protocol.Quoting): 9.5 not 9.50000, yes/no for booleans."""
-    if value is None:
-        return "not stated"
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, StrEnum):
-        return value.value.replace("_", " ")
-    return str(value)
 
 
 def evaluate(referral: Referral, protocol: Protocol | None = None) -> Assessment:

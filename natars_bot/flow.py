@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .conditions import Condition, Predicate, compile_condition, leaves
 from .errors import FlowError
-from .protocol import default_protocol
+from .protocol import Protocol, default_protocol
 from .referral import Referral
 from .resources import resource_dir
 from .sft import SftRiskTable
@@ -125,9 +125,10 @@ _YES_NO = (
 )
 
 
-def load_flow(path: str | Path, sft_risk: SftRiskTable | None = None) -> Flow:
-    """Read and validate a flow file; FlowError names the file and the entry. `sft_risk` is the
-    SFT table the derived show_if facts use (the shipped protocol's by default)."""
+def load_flow(path: str | Path, protocol: Protocol | None = None) -> Flow:
+    """Read and validate a flow file; FlowError names the file and the entry. `protocol` (the
+    shipped one by default) gives the SFT table of the derived show_if facts and must speak
+    every language of the flow."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -135,7 +136,7 @@ def load_flow(path: str | Path, sft_risk: SftRiskTable | None = None) -> Flow:
         raise FlowError(path.name, None, f"cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise FlowError(path.name, None, f"not valid YAML: {exc}") from exc
-    return parse_flow(raw, source=path.name, sft_risk=sft_risk)
+    return parse_flow(raw, source=path.name, protocol=protocol)
 
 
 @cache
@@ -144,7 +145,7 @@ def default_flow() -> Flow:
     return load_flow(resource_dir("conversations") / "triage.yaml")
 
 
-def parse_flow(raw: Any, source: str, sft_risk: SftRiskTable | None = None) -> Flow:
+def parse_flow(raw: Any, source: str, protocol: Protocol | None = None) -> Flow:
     """Validate a parsed flow document; `source` names the file in error messages."""
     if not isinstance(raw, dict):
         raise FlowError(source, None, "expected a mapping with languages and questions")
@@ -167,7 +168,15 @@ def parse_flow(raw: Any, source: str, sft_risk: SftRiskTable | None = None) -> F
     for extra in definition.extras:
         if extra in Referral.model_fields:
             raise FlowError(source, None, f"extra {extra!r} is already a referral field")
-    table = sft_risk if sft_risk is not None else default_protocol().sft_risk
+    protocol = protocol or default_protocol()
+    for language in definition.languages:
+        if language not in protocol.languages:
+            # The verdict's reasons come from the protocol: a dialogue language the protocol
+            # lacks would show its surgeons English reasons.
+            raise FlowError(
+                source, None, f"language {language!r} is not one of {protocol.source}'s languages"
+            )
+    table = protocol.sft_risk
     asked: set[str] = set()
     questions = []
     for index, qdef in enumerate(definition.questions):

@@ -221,3 +221,13 @@ def test_inc10_and_inc11_name_the_work_up_behind_a_yes(language: str) -> None:
     }[language]  # fmt: skip
     assert all(word in fitness for word in words), fitness
     assert all(word in organs for word in words[:2] + words[-2:]), organs
+
+
+def test_a_language_the_protocol_does_not_speak_is_refused() -> None:
+    """Every dialogue language must have the criteria's texts, or its surgeons would read
+    English reasons."""
+    with pytest.raises(FlowError) as raised:
+        parse_flow(_changed(lambda d: d["languages"].append("fr")), source="triage.yaml")
+    assert str(raised.value) == (
+        "triage.yaml: language 'fr' is not one of natars-v1.yaml's languages"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -245,3 +246,25 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     """load_protocol on a path that does not exist raises ProtocolError, not OSError."""
     with pytest.raises(ProtocolError, match=r"nowhere\.yaml: cannot read"):
         load_protocol(tmp_path / "nowhere.yaml")
+
+
+# Words a Chinese text keeps as they are: tumour types, tests, scores, units.
+TERMS = {
+    "SFT", "DDLPS", "LMS", "UPS", "WDLPS", "MDT", "PET", "CT", "ASA", "FNCLCC", "WHO", "FISH",
+    "MDM2", "CDK4", "R0", "R1", "cm", "INC",
+}  # fmt: skip
+
+
+def test_the_chinese_texts_have_no_english_in_them() -> None:
+    """Every Chinese summary, interpretation, reason and warning is Chinese but for the usual
+    terms (placeholders are filled with Chinese names of values)."""
+    protocol = default_protocol()
+    texts = [str(t["zh"]) for t in protocol.texts.model_dump().values()]
+    for criterion in protocol.criteria:
+        rules = (*criterion.fail, *criterion.unknown, *criterion.warn, criterion.pass_reason)
+        texts += [criterion.summaries["zh"], *(r.reasons["zh"] for r in rules)]
+        texts += [criterion.interpretations["zh"]] if criterion.interpretations else []
+    for text in texts:
+        plain = re.sub(r"\{[a-z_0-9]+\}", "", text)
+        words = set(re.findall(r"[A-Za-z][A-Za-z0-9]*", plain)) - TERMS
+        assert not words, (words, text)

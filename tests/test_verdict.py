@@ -78,3 +78,28 @@ def test_memoised_decisions_equal_fresh_ones() -> None:
     assert [(r.id, r.outcome, r.reason) for r in warm.results] == [
         (r.id, r.outcome, r.reason) for r in cold.results
     ]
+
+
+def test_data_checks_and_recommended_tests_are_told_apart() -> None:
+    """A given SFT score against its parts is a data check; PET-CT not done a recommended test;
+    each kind is listed on its own, in protocol order, and neither changes the verdict."""
+    assessment = assess("SFT", sft_risk_score=7, sft_mitoses_per_2mm2=0, pet_ct_done=False)
+    assert [(w.id, w.kind) for w in assessment.warnings] == [
+        ("INC-07", "data_check"),
+        ("EXC-04", "recommended"),
+    ]
+    assert [w.id for w in assessment.warnings_of("data_check")] == ["INC-07"]
+    assert [w.id for w in assessment.warnings_of("recommended")] == ["EXC-04"]
+    assert assessment.verdict is Verdict.needs_review and assessment.unknown == ("INC-07",)
+    assert assessment.warnings[1].text_in("zh") == "强烈推荐PET-CT检查，本例未做"
+
+
+def test_reasons_come_in_every_language() -> None:
+    """Each result carries its reason in English (what check prints) and in Chinese."""
+    result = assess("UPS", origin="gi_tract").result("EXC-01")
+    assert (result.reason, result.reason_in("zh")) == (
+        "originates from the GI tract",
+        "原发于消化道",
+    )
+    assert result.reason_in("fr") == result.reason  # a language the protocol lacks: English
+    assert result.criterion.summary_in("zh") == "原发于消化道、子宫或泌尿系统的肉瘤"
