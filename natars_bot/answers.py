@@ -60,7 +60,8 @@ UNKNOWN_WORDS = frozenset(
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _COMMA_DECIMAL = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")
-_DIMENSION_SEPARATOR = re.compile(r"(?<=\d)\s*[x×*]\s*(?=\d)")
+_DIMENSION_SEPARATOR = re.compile(r"(?<=\d)\s*(?:[x×*]|by)\s*(?=\d)")
+
 _MM = re.compile(r"\d\s*(mm|毫米)")
 _CM = re.compile(r"\d\s*(cm|厘米|公分)")
 _ROMAN_TOKEN = re.compile(r"(?<![a-z])(vi|iv|v|iii|ii|i)(?![a-z])")
@@ -200,14 +201,20 @@ def _read_number(question: Question, plain: str) -> Value | Rejected | Unclear:
     )
     if any(units is None or not units.match(word) for word in _WORDS.findall(plain)):
         return Rejected("not_a_number")
+    if "%" in plain and kind != "percent":
+        return Rejected("not_a_number")
     text = _COMMA_DECIMAL.sub(".", plain)
     if kind == "count":
         text = _PER_AREA.sub(" ", text)  # "4/10 hpf": the area is the question's own (above)
-    if kind == "size_cm":
+    dimensions = kind == "size_cm" and bool(_DIMENSION_SEPARATOR.search(text))
+    if dimensions:
         text = _DIMENSION_SEPARATOR.sub(" ", text)
     numbers = [float(n) for n in _NUMBER.findall(text)]
     if not numbers:
         return Rejected("not_a_number")
+    if len(numbers) > 1 and not dimensions:
+        # "1,234", "12 8": which one? Never the first by default.
+        return Rejected("one_number")
     if text.startswith("-"):
         numbers[0] = -numbers[0]  # "-3": a sign, not a range such as "10-12 cm"
     if kind == "size_cm":
@@ -220,8 +227,6 @@ def _read_number(question: Question, plain: str) -> Value | Rejected | Unclear:
         return size
     if question.type == "number":
         return numbers[0]
-    if len(numbers) > 1 and kind in ("grade", "asa", "age", "sft_score"):
-        return Rejected("one_number")
     if not numbers[0].is_integer():
         return Rejected("whole_number")
     return int(numbers[0])

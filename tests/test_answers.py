@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -127,8 +128,19 @@ def test_any_text_is_accepted_or_reprompted(field: str, text: str) -> None:
     ),
 )
 def test_numbers_with_units_never_raise(field: str, text: str) -> None:
-    """Number-like input in every style gets a value, a question or a reason."""
-    assert isinstance(read_answer(FLOW.question(field), text), Parsed | Unclear | Rejected)
+    """Number-like input in every style gets a value, a question or a reason — and a value
+    taken is the number typed (mm turned into cm), never another one."""
+    question = FLOW.question(field)
+    result = read_answer(question, text)
+    assert isinstance(result, Parsed | Unclear | Rejected)
+    if isinstance(result, Parsed) and isinstance(result.value, int | float):
+        typed = float(
+            unicodedata.normalize("NFKC", text).strip().split()[0].rstrip("cm%岁级厘米years")
+            .replace(",", ".")
+        )  # fmt: skip
+        expected = typed / 10 if "mm" in text else typed
+        assert result.value == pytest.approx(expected, abs=0.01)
+        Referral.model_validate({field: result.value})
 
 
 # ------------------------------------------------------------------ numbers never guessed

@@ -51,6 +51,23 @@ def test_an_edited_row_is_named(database: Path, capsys: pytest.CaptureFixture[st
     )
 
 
+def test_a_deleted_row_relinked_over_is_named(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Delete row 3 and re-link row 4 to row 2: the link looks right, but row 4's hash covers
+    the hash it followed, so the chain still breaks there (a chain that did not hash its link
+    would pass this)."""
+    with sqlite3.connect(database) as connection:
+        (second,) = connection.execute("SELECT hash FROM audit WHERE id = 2").fetchone()
+        connection.execute("DELETE FROM audit WHERE id = 3")
+        connection.execute("UPDATE audit SET prev_hash = ? WHERE id = 4", (second,))
+    assert main(["audit", "verify"]) == 1
+    assert (
+        "audit trail broken at row 4: its content does not match its hash"
+        in capsys.readouterr().err
+    )
+
+
 def test_a_deleted_row_is_named(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Deleting a row breaks the next row's link."""
     with sqlite3.connect(database) as connection:

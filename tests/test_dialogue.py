@@ -81,15 +81,19 @@ def test_only_questions_that_matter_are_asked() -> None:
     """IHC, FISH, grade for DDLPS only; mitoses, necrosis for SFT only; no pregnancy for men."""
     _, ddlps = walk({"histology": "DDLPS", "sex": "female"})
     _, lms = walk({"histology": "LMS", "sex": "male"})
-    _, sft = walk(
-        {"histology": "SFT", "sex": "male", "sft_mitoses_per_2mm2": 3, "sft_necrosis_percent": 20}
-    )
+    sft_parts = {"histology": "SFT", "sex": "male", "age_years": 60, "tumor_size_cm": 16}
+    _, sft = walk({**sft_parts, "sft_mitoses_per_2mm2": 3, "sft_necrosis_percent": 20})
     assert {"grade", "ihc_mdm2", "ihc_cdk4", "fish_mdm2", "pregnant_or_breastfeeding"} <= set(ddlps)
     assert not {"grade", "ihc_mdm2", "sft_mitoses_per_2mm2", "pregnant_or_breastfeeding"} & set(lms)
     assert {"sft_mitoses_per_2mm2", "sft_necrosis_percent"} <= set(sft)
-    assert "sft_risk_score" not in sft  # both parts known: the score is computed
-    _, sft_partial = walk({"histology": "SFT", "sft_mitoses_per_2mm2": None})
-    assert "sft_risk_score" in sft_partial
+    assert "sft_risk_score" not in sft  # every part known: the score is computed
+    # Spec revision 2: the score is asked only while the parts known leave INC-07 open.
+    _, open_range = walk({**sft_parts, "sft_mitoses_per_2mm2": None, "sft_necrosis_percent": 20})
+    assert "sft_risk_score" in open_range  # 1 + 3 + ? + 1: 5 to 7
+    _, decided = walk(
+        {**sft_parts, "age_years": 40, "tumor_size_cm": 6, "sft_mitoses_per_2mm2": None}
+    )
+    assert "sft_risk_score" not in decided  # 0 + 1 + ? + ?: at most 4, fails either way
 
 
 def test_no_previous_chemotherapy_implies_no_anthracycline() -> None:

@@ -234,3 +234,31 @@ async def test_more_information_goes_back_and_a_new_version_is_voted_afresh(
     await vote(bot, liu, APPROVE)
     await settled(bot, lambda: "Approved for enrolment" in surgeon.last()["text"])
     assert await _referral_status(bot) == "approved"
+
+
+async def test_the_configured_quorum_is_the_one_applied(bot: BotUnderTest) -> None:
+    """NATARS_APPROVALS_NEEDED=3: two approvals leave the case open (and say "2 of 3"), the
+    third approves. NATARS_DECLINES_NEEDED=1: one reasoned Not eligible declines."""
+    await bot.restart(approvals_needed=3, declines_needed=1)
+    surgeon, chen, liu = await _team(bot)
+    wu = bot.person(REVIEWER_3, "Dr Wu")
+    summary = await submit(bot, surgeon)
+    await vote(bot, chen, APPROVE)
+    await vote(bot, liu, APPROVE)
+    await settled(
+        bot, lambda: "✅ 2 ·" in bot.server.chats[MDT_CHAT].messages[summary["message_id"]]["text"]
+    )
+    assert await _referral_status(bot) == "submitted"
+    await vote(bot, wu, APPROVE)
+    await settled(bot, lambda: "MDT decision on" in surgeon.last()["text"])
+    assert await _referral_status(bot) == "approved"
+
+    summary = await submit(bot, surgeon)
+    await vote(bot, chen, NOT_ELIGIBLE, reason="Peritoneal nodules on CT")
+    await settled(bot, lambda: "Not eligible" in surgeon.last()["text"])
+    store = await Store.open(bot.database)
+    try:
+        [second] = await store.referrals_of(SURGEON, limit=1)
+    finally:
+        await store.close()
+    assert second.status == "declined"

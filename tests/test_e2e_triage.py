@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from natars_bot.store import Store
@@ -17,6 +19,10 @@ async def test_an_unregistered_user_is_refused_politely(bot: BotUnderTest) -> No
     reply = await stranger.says("/new")
     assert "trial coordinator" in reply["text"]
     assert "4242" in reply["text"]
+    await stranger.says("62")  # nor does typing an answer start or fill one
+    assert await _stored(bot, 4242) == []
+    with sqlite3.connect(bot.database) as db:
+        assert db.execute("SELECT COUNT(*) FROM referrals").fetchone() == (0,)
 
 
 async def test_a_referral_starts_with_the_screening_number(bot: BotUnderTest) -> None:

@@ -25,6 +25,11 @@ A, N, D, I = Vote.approve, Vote.not_eligible, Vote.discuss, Vote.more_info  # no
         ([ballot(1, N, "mets"), ballot(2, N, "agree")], Decision.declined),
         ([ballot(1, N, "mets"), ballot(2, A), ballot(3, N, "too")], Decision.declined),
         ([ballot(1, N)], None),  # without a reason it does not count
+        ([ballot(1, N), ballot(2, N)], None),  # two reasonless Not eligible: still nothing
+        ([ballot(1, N, "mets"), ballot(2, N)], None),  # one reasoned is below the quorum
+        ([ballot(1, A), ballot(2, A), ballot(3, N)], Decision.approved),  # reasonless: no stand
+        ([ballot(1, I)], None),  # a request for information needs its questions
+        ([ballot(1, I), ballot(2, I)], None),
         ([ballot(1, I, "grade?")], Decision.more_info),
         ([ballot(1, D), ballot(2, D), ballot(3, D)], None),
         ([ballot(1, A), ballot(2, D)], None),
@@ -37,10 +42,16 @@ def test_the_default_quorum(ballots: list[Ballot], decision: Decision | None) ->
 
 
 def test_the_quorum_is_configurable() -> None:
-    """Three approvals when the trial asks for three."""
+    """Three approvals when the trial asks for three; one or three declines likewise."""
     two = [ballot(1, A), ballot(2, A)]
     assert decide(two, Quorum(approvals=3)) is None
     assert decide([*two, ballot(3, A)], Quorum(approvals=3)) is Decision.approved
+    one = [ballot(1, N, "mets")]
+    assert decide(one, Quorum(declines=1)) is Decision.declined
+    assert decide(one, Quorum()) is None
+    two_declines = [*one, ballot(2, N, "agree")]
+    assert decide(two_declines, Quorum(declines=3)) is None
+    assert decide([*two_declines, ballot(3, N, "yes")], Quorum(declines=3)) is Decision.declined
 
 
 def test_tally_counts_every_choice() -> None:
