@@ -132,8 +132,9 @@ class Quoting:
         """`value` of `field_name` as a surgeon reads it in `language`."""
         if value is None:
             return self.not_stated[language]
-        if isinstance(value, str):  # a choice (StrEnum) or the SFT category
-            return self.labels[field_name][str(value)][language]
+        names = self.labels.get(field_name)
+        if names is not None:  # a choice (StrEnum) or the SFT category: its name
+            return names[str(value)][language]
         if isinstance(value, float):
             return f"{value:g}"  # 9.5, not 9.500000
         return str(value)

@@ -12,6 +12,7 @@ import yaml
 from natars_bot.answers import Parsed, read_answer
 from natars_bot.errors import FlowError
 from natars_bot.flow import default_flow, load_flow, parse_flow
+from natars_bot.local_api import check_html
 from natars_bot.referral import Referral
 from natars_bot.resources import resource_dir
 
@@ -231,3 +232,14 @@ def test_a_language_the_protocol_does_not_speak_is_refused() -> None:
     assert str(raised.value) == (
         "triage.yaml: language 'fr' is not one of natars-v1.yaml's languages"
     )
+
+
+def test_every_prompt_and_help_is_telegram_html() -> None:
+    """Prompts and help texts are rendered as HTML: each must be HTML Telegram accepts (a bare
+    "<" in "5–<10 cm" would not be)."""
+    flow = default_flow()
+    for question in flow.questions:
+        for language in flow.languages:
+            check_html(question.prompt[language])
+            if question.help is not None:
+                check_html(question.help[language])

@@ -268,3 +268,17 @@ def test_the_chinese_texts_have_no_english_in_them() -> None:
         plain = re.sub(r"\{[a-z_0-9]+\}", "", text)
         words = set(re.findall(r"[A-Za-z][A-Za-z0-9]*", plain)) - TERMS
         assert not words, (words, text)
+
+
+def test_quoted_values_read_as_surgeons_say_them() -> None:
+    """A choice is quoted by its name in each language, free text and numbers as they are."""
+    data = copy.deepcopy(SHIPPED)
+    _criterion(data, "INC-12")["pass"] = {
+        "en": "ASA {asa_class} at {site}, {origin}",
+        "zh": "{site}：ASA {asa_class}级，{origin}",
+    }
+    protocol = parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    referral = Referral(site="Shanghai Zhongshan Hospital", asa_class=2, origin="retroperitoneum")
+    result = evaluate(referral, protocol).result("INC-12")
+    assert result.reason == "ASA 2 at Shanghai Zhongshan Hospital, retroperitoneum"
+    assert result.reason_in("zh") == "Shanghai Zhongshan Hospital：ASA 2级，腹膜后"
