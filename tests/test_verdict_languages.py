@@ -1,0 +1,85 @@
+"""The verdict and the MDT summary for any referral (hypothesis): Chinese but for the citations,
+English with no raw value, and the verdict always within one Telegram message."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+
+from natars_bot.eligibility import Assessment, Outcome, evaluate
+from natars_bot.local_api import MAX_TEXT, check_html
+from natars_bot.referral import Referral
+from natars_bot.wording import default_wording
+
+from .test_e2e_chinese import english_left
+from .test_properties import referrals
+
+WORDING = default_wording()
+
+
+def _results(assessment: Assessment, outcome: Outcome) -> list[object]:
+    return [r for r in assessment.results if r.outcome is outcome]
+
+
+def verdict(assessment: Assessment, language: str) -> str:
+    """verdict.html.j2 as bot/screens.py renders it."""
+    return WORDING.render(
+        "verdict.html.j2",
+        language,
+        referral="NAT-2026-0001",
+        assessment=assessment,
+        failed=_results(assessment, Outcome.failed),
+        unknown=_results(assessment, Outcome.unknown),
+        passed=len(_results(assessment, Outcome.passed)),
+        not_applicable=len(_results(assessment, Outcome.not_applicable)),
+        submittable=True,
+    )
+
+
+def summary(assessment: Assessment, language: str) -> str:
+    """mdt_summary.html.j2 as bot/mdt_screens.py renders it (without the answers' rows)."""
+    return WORDING.render(
+        "mdt_summary.html.j2",
+        language,
+        referral="NAT-2026-0001",
+        version=1,
+        # Names as the group would see them, in the summary's language.
+        site="复旦大学附属中山医院" if language == "zh" else "Zhongshan Hospital",
+        surgeon="李医生" if language == "zh" else "Dr Li",
+        changes=[],
+        rows=[],
+        assessment=assessment,
+        failed=_results(assessment, Outcome.failed),
+        unknown=_results(assessment, Outcome.unknown),
+        note=None,
+    )
+
+
+@settings(max_examples=300)
+@given(referrals())
+def test_any_verdict_reads_in_chinese(referral: Referral) -> None:
+    """No English in the Chinese verdict or summary but the citations and usual terms."""
+    assessment = evaluate(referral)
+    for text in (verdict(assessment, "zh"), summary(assessment, "zh")):
+        assert english_left(check_html(text)) == [], text
+
+
+@settings(max_examples=300)
+@given(referrals())
+def test_any_english_verdict_names_values_as_words(referral: Referral) -> None:
+    """No enum value ("gi_tract", "not_assessed") and no Chinese in the English texts."""
+    assessment = evaluate(referral)
+    for text in (verdict(assessment, "en"), summary(assessment, "en")):
+        plain = check_html(text)
+        assert "_" not in plain and not re.search(r"\bgi\b", plain), plain
+        assert not re.search(r"[\u4e00-\u9fff]", plain), plain
+
+
+@settings(max_examples=300)
+@given(referrals())
+def test_any_verdict_fits_one_message(referral: Referral) -> None:
+    """The verdict screen is one message: within Telegram's 4096 characters in every language."""
+    assessment = evaluate(referral)
+    for language in ("en", "zh"):
+        assert len(check_html(verdict(assessment, language))) <= MAX_TEXT
