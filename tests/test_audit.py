@@ -120,3 +120,16 @@ def test_the_chain_starts_at_the_genesis_hash() -> None:
         audit_hash(GENESIS_HASH, "t", "a", "x", None, "{}"),
     )
     assert verify_chain([good]) is None
+
+
+def test_the_hash_of_a_row_is_fixed() -> None:
+    """A known answer: the chain's format is a contract (a trail is checked by tools outside
+    this code too), so the hash of a given row never changes — Chinese text in it included,
+    hashed as UTF-8 rather than as \\u escapes."""
+    detail = '{"field": "note", "value": "肿瘤较大"}'
+    row = ("2026-11-25T09:30:00+00:00", "1001", "answer", "NAT-2026-0001", detail)
+    assert (
+        audit_hash(GENESIS_HASH, *row)
+        == "35372748e56f1d282c9e2cc6c388fac2c95daaed8dfe45749571b8f3aa007f0e"
+    )
+    assert audit_hash("f" * 64, *row) != audit_hash(GENESIS_HASH, *row)

@@ -55,8 +55,9 @@ def test_the_quorum_is_configurable() -> None:
 
 
 def test_tally_counts_every_choice() -> None:
-    """Every choice is present in the tally, zero or not."""
+    """Every choice is present in the tally, zero or not, each counted."""
     assert tally([ballot(1, A), ballot(2, D)]) == {A: 1, N: 0, D: 1, I: 0}
+    assert tally([ballot(1, A), ballot(2, A), ballot(3, A)]) == {A: 3, N: 0, D: 0, I: 0}
 
 
 def test_changes_between_versions_follow_the_flow_order() -> None:
@@ -70,3 +71,18 @@ def test_changes_between_versions_follow_the_flow_order() -> None:
         ("grade", 2, None),
         ("tumor_size_cm", None, 12.0),
     ]
+
+
+def test_changes_keep_the_flow_order_for_added_and_removed_answers() -> None:
+    """An answer only before or only after still takes its place in the flow's order (not the
+    alphabet's); answers outside the order follow, sorted."""
+    order = ["tumor_size_cm", "age_years"]
+    before = {"tumor_size_cm": 5.0, "zeta": 1}
+    after = {"age_years": 3, "alpha": 2}
+    assert changes(order, before, after) == [
+        ("tumor_size_cm", 5.0, None),
+        ("age_years", None, 3),
+        ("alpha", None, 2),
+        ("zeta", 1, None),
+    ]
+    assert changes(["unasked"], {}, {}) == []
