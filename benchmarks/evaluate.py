@@ -78,6 +78,8 @@ def generate(count: int, seed: int) -> list[dict[str, Any]]:
         for field in rng.sample(sorted(doc), k=rng.randint(0, 6)):
             if field != "referral_id":
                 del doc[field]  # not known yet
+        if doc.get("sex") == "male" and doc.get("pregnant_or_breastfeeding"):
+            doc["pregnant_or_breastfeeding"] = False  # refused as input (spec revision 2)
         documents.append(doc)
     return documents
 

@@ -50,4 +50,6 @@ ANSWERABLE = sorted(FIELD_VALUES)
 def referrals(draw: st.DrawFn) -> Referral:
     """A valid referral with a random subset of its questions answered."""
     answers = {name: draw(st.none() | strategy) for name, strategy in FIELD_VALUES.items()}
+    if answers["sex"] == Sex.male and answers["pregnant_or_breastfeeding"]:
+        answers["pregnant_or_breastfeeding"] = False  # refused as input (spec revision 2)
     return Referral(**answers)
