@@ -17,6 +17,7 @@ async def _seed(bot: BotUnderTest, count: int) -> None:
     """`count` submitted referrals from two sites; the first is approved by two votes."""
     store = await Store.open(bot.database)
     await store.add_user(3001, "reviewer", site=None, name="Dr Chen", actor="test")
+    await store.add_user(3002, "reviewer", site=None, name=None, actor="test")
     for n in range(count):
         surgeon = 100 + n
         site = "Shanghai Zhongshan Hospital" if n % 2 else "Beijing Friendship Hospital"

@@ -173,3 +173,32 @@ async def test_ids_continue_without_a_counter_and_restart_each_year(tmp_path: Pa
     next_year = await Store.open(path, clock=lambda: NOW.replace(year=2027))
     assert (await next_year.start_referral(5, "A")).public_id == "NAT-2027-0001"
     await next_year.close()
+
+
+async def test_strangers_refusals_are_one_audit_row_an_hour_with_a_count(tmp_path: Path) -> None:
+    """An unregistered user's refusals: the first of each hour is a row carrying how many the
+    hour before left unrecorded; a registered user's refusals are each a row."""
+    now = [NOW]
+    store = await Store.open(tmp_path / "r.sqlite3", clock=lambda: now[0])
+    try:
+        written = [
+            await store.record_refusal(9, "cases_refused", {}, registered=False) for _ in range(4)
+        ]
+        assert written == [True, False, False, False]
+        now[0] = NOW + timedelta(minutes=59)
+        assert not await store.record_refusal(9, "cases_refused", {}, registered=False)
+        now[0] = NOW + timedelta(minutes=61)
+        assert await store.record_refusal(9, "vote_refused", {"x": 1}, registered=False)
+        assert await store.record_refusal(8, "cases_refused", {}, registered=False)
+        assert await store.record_refusal(7, "vote_refused", {}, registered=True)
+        assert await store.record_refusal(7, "vote_refused", {}, registered=True)
+        rows = [(r.actor, r.action, r.detail) for r in await store.audit_rows()]
+    finally:
+        await store.close()
+    assert rows == [
+        ("9", "cases_refused", {"unrecorded": 0}),
+        ("9", "vote_refused", {"x": 1, "unrecorded": 4}),
+        ("8", "cases_refused", {"unrecorded": 0}),
+        ("7", "vote_refused", {}),
+        ("7", "vote_refused", {}),
+    ]

@@ -39,8 +39,12 @@ async def _coordinator(update: Update, context: BotContext, what: str) -> str | 
     roles = await services.store.roles_of(user.id)
     if {"coordinator", "admin"} & set(roles) and chat.type == ChatType.PRIVATE:
         return language
-    await services.store.record(
-        str(user.id), f"{what}_refused", {"chat_type": chat.type, "roles": sorted(roles)}
+    # Rate-limited for strangers: one audit row per hour each, with a count (store.users).
+    await services.store.record_refusal(
+        user.id,
+        f"{what}_refused",
+        {"chat_type": chat.type, "roles": sorted(roles)},
+        registered=bool(roles),
     )
     await message.reply_text(str(services.wording.text(language, "export_refused")))
     return None

@@ -6,11 +6,13 @@ that also queues the messages → kick the outbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from markupsafe import Markup
-from telegram import ForceReply, Message, ReplyParameters, Update
+from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
 
+from ..authority import Refusal, VoteFacts, vote_refusal
 from ..errors import StoreError
 from ..mdt import Ballot, Vote, decide
 from ..store import SubmissionRow
@@ -30,7 +32,12 @@ log = logging.getLogger(__name__)
 
 
 async def on_vote(update: Update, context: BotContext) -> None:
-    """A reviewer's button under a summary: recorded at once, or a reason asked for first."""
+    """A reviewer's button under a summary: recorded at once, or a reason asked for first.
+
+    Authority comes from the stored state (natars_bot.authority), never from the button's data,
+    which only names the submission and the vote; each refusal is one line to the presser and
+    one audit row.
+    """
     query = update.callback_query
     user = update.effective_user
     if query is None or query.data is None or user is None:
@@ -42,28 +49,100 @@ async def on_vote(update: Update, context: BotContext) -> None:
     if not isinstance(press, VotePress) or vote is None:
         await on_invalid_button(update, context)
         return
-    if "reviewer" not in await services.store.roles_of(user.id):
-        await query.answer(str(wording.text(language, "vote_not_reviewer")), show_alert=True)
-        return
+    roles = await services.store.roles_of(user.id)
     try:
-        submission = await services.store.submission(press.submission)
+        submission: SubmissionRow | None = await services.store.submission(press.submission)
     except StoreError:
         submission = None
-    if submission is None or submission.decision is not None:
-        await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
-        return
-    if isinstance(query.message, Message) and submission.mdt_message_id is None:
-        # A post that timed out may still have arrived: a press under it tells us its id.
-        await services.store.summary_seen(
-            submission.id, query.message.chat.id, query.message.message_id
+    message = query.message if isinstance(query.message, Message) else None
+    refusal = vote_refusal(await _facts(services, roles, submission, message, query.data, user.id))
+    if refusal is not None or submission is None:  # no submission is refused as decided
+        await _refuse(
+            services, query, user.id, roles, refusal or Refusal.decided, submission, press
         )
+        return
+    if message is not None and submission.mdt_message_id is None:
+        # A post that timed out may still have arrived: a press under it tells us its id.
+        await services.store.summary_seen(submission.id, message.chat.id, message.message_id)
     vote_label = str(wording.text(language, f"vote_{vote.value}"))
     if vote.needs_reason:
-        await _ask_reason(context, query.message, submission, user.id, user.full_name, vote)
+        await _ask_reason(context, message, submission, user.id, user.full_name, vote)
         await query.answer(str(wording.text(language, "reason_asked")))
         return
-    await _record(context, submission, user.id, vote, None)
-    await query.answer(str(wording.text(language, "vote_recorded", vote=vote_label)))
+    if await _record(context, submission, user.id, vote, None):
+        await query.answer(str(wording.text(language, "vote_recorded", vote=vote_label)))
+    else:
+        await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
+
+
+async def _facts(
+    services: Services,
+    roles: Mapping[str, object],
+    submission: SubmissionRow | None,
+    message: Message | None,
+    data: str,
+    user_id: int,
+) -> VoteFacts:
+    """The stored state a press is judged by (and what Telegram says was pressed)."""
+    current = False
+    if submission is not None:
+        latest = await services.store.submissions_of(submission.referral_id)
+        current = bool(latest) and latest[-1].id == submission.id
+    keyboard = message.reply_markup if message is not None else None
+    carries = keyboard is not None and any(
+        button.callback_data == data for row in keyboard.inline_keyboard for button in row
+    )
+    return VoteFacts(
+        is_reviewer="reviewer" in roles,
+        pressed_chat=message.chat.id if message is not None else None,
+        pressed_message=message.message_id if message is not None else None,
+        mdt_chat=services.mdt_chat_id,
+        decided=submission is None or submission.decision is not None,
+        current_version=current,
+        summary_chat=submission.mdt_chat_id if submission is not None else None,
+        summary_message=submission.mdt_message_id if submission is not None else None,
+        carries_button=carries,
+        is_submitter=submission is not None and submission.surgeon_id == user_id,
+    )
+
+
+async def _refuse(
+    services: Services,
+    query: CallbackQuery,
+    user_id: int,
+    roles: Mapping[str, object],
+    refusal: Refusal,
+    submission: SubmissionRow | None,
+    press: VotePress,
+) -> None:
+    """One line to the presser, one audit row (rate-limited for strangers)."""
+    message = query.message if isinstance(query.message, Message) else None
+    await services.store.record_refusal(
+        user_id,
+        "vote_refused",
+        {
+            "reason": refusal.value,
+            "submission": press.submission,
+            "vote": press.vote,
+            "chat_id": message.chat.id if message is not None else None,
+            "message_id": message.message_id if message is not None else None,
+        },
+        registered=bool(roles),
+        referral=submission.public_id if submission is not None else None,
+    )
+    await query.answer(
+        str(services.wording.text(services.mdt_language, _REFUSAL_TEXT[refusal])), show_alert=True
+    )
+
+
+_REFUSAL_TEXT = {
+    Refusal.not_reviewer: "vote_not_reviewer",
+    Refusal.decided: "vote_decided",
+    Refusal.wrong_chat: "vote_wrong_chat",
+    Refusal.not_current: "vote_not_current",
+    Refusal.wrong_message: "vote_wrong_message",
+    Refusal.own_referral: "vote_own_referral",
+}
 
 
 async def _ask_reason(
@@ -114,7 +193,7 @@ async def on_reason(update: Update, context: BotContext) -> None:
     if asked is None:
         return  # a reply to something else: not ours
     submission_id, reviewer_id, vote = asked
-    if user.id != reviewer_id:
+    if user.id != reviewer_id or message.chat.id != services.mdt_chat_id:
         return
     reason = " ".join((message.text or "").split())[:500]
     if not reason:
@@ -123,22 +202,33 @@ async def on_reason(update: Update, context: BotContext) -> None:
     submission = await services.store.submission(submission_id)
     if submission.decision is not None:
         return
-    await _record(context, submission, reviewer_id, vote, reason)
+    if not await _record(context, submission, reviewer_id, vote, reason):
+        # The role was removed, or the version resubmitted, since the prompt: say so once.
+        await message.reply_text(str(services.wording.text(services.mdt_language, "vote_lapsed")))
 
 
 async def _record(
     context: BotContext, submission: SubmissionRow, reviewer_id: int, vote: Vote, reason: str | None
-) -> None:
-    """Record the vote, decide, and queue the tally (and the decision notice) in one transaction."""
+) -> bool:
+    """Record the vote, decide, and queue the tally (and the decision notice) in one
+    transaction; False when the store's own authority check refused it (nothing written)."""
     services = context.services
     store = services.store
+    # Quorum from current reviewers only: the store leaves removed reviewers' votes out.
     earlier = [b for b in await store.ballots(submission.id) if b.reviewer_id != reviewer_id]
     mine = Ballot(reviewer_id, await _reviewer(services, reviewer_id), vote, reason, store.now())
     ballots = [*earlier, mine]
     decision = decide(ballots, services.quorum)
     previous = await previous_submission(store, submission)
     surgeon = await surgeon_name(store, submission.surgeon_id)
-    outgoing = [compose_tally(services, submission, previous, surgeon, ballots, decision)]
+    discounted = [
+        b for b in await store.discounted_ballots(submission.id) if b.reviewer_id != reviewer_id
+    ]
+    outgoing = [
+        compose_tally(
+            services, submission, previous, surgeon, ballots, decision, discounted=discounted
+        )
+    ]
     if decision is not None:
         language = await store.language_of(submission.surgeon_id) or services.flow.languages[0]
         outgoing.append(compose_decision(services, submission, ballots, decision, language))
@@ -148,8 +238,16 @@ async def _record(
         )
     except StoreError as exc:
         log.info("vote not recorded: %s", exc)
-        return
+        await store.record_refusal(
+            reviewer_id,
+            "vote_refused",
+            {"reason": "at_count", "submission": submission.id, "error": str(exc)},
+            registered=True,
+            referral=submission.public_id,
+        )
+        return False
     kick(context)
+    return True
 
 
 async def _reviewer(services: Services, reviewer_id: int) -> str:

@@ -117,13 +117,18 @@ def _keyboard(services: Services, submission_id: int) -> dict[str, object]:
 
 
 def _tally(
-    services: Services, ballots: Sequence[Ballot], decision: Decision | None, quorum: Quorum
+    services: Services,
+    ballots: Sequence[Ballot],
+    decision: Decision | None,
+    quorum: Quorum,
+    discounted: Sequence[Ballot] = (),
 ) -> Markup:
     return Markup(  # rendered by our autoescaping template
         services.wording.render(
             "mdt_tally.html.j2",
             services.mdt_language,
             ballots=ballots,
+            discounted=discounted,
             counts={vote.value: count for vote, count in tally(ballots).items()},
             decision=decision.value if decision else None,
             quorum=quorum,
@@ -150,10 +155,16 @@ def compose_tally(
     surgeon: str,
     ballots: Sequence[Ballot],
     decision: Decision | None,
+    *,
+    discounted: Sequence[Ballot] = (),
 ) -> Outgoing:
-    """The summary's last message again, with the new tally; without buttons once decided."""
+    """The summary's last message again, with the new tally; without buttons once decided.
+
+    `discounted`: votes of users no longer reviewers, shown struck through and not counted.
+    """
     parts = _summary_parts(services, submission, previous, surgeon)
-    text = f"{parts[-1]}\n\n{_tally(services, ballots, decision, services.quorum)}"
+    tally_text = _tally(services, ballots, decision, services.quorum, discounted)
+    text = f"{parts[-1]}\n\n{tally_text}"
     markup = None if decision else _keyboard(services, submission.id)
     return Outgoing(kind="tally", text=text, markup=markup)
 

@@ -106,12 +106,24 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         ]
 
     async def ballots(self, submission_id: int) -> list[Ballot]:
-        """The current vote of each reviewer on one version, in the order first cast."""
+        """The current vote of each reviewer on one version, in the order first cast: only the
+        votes of users who are reviewers *now* count (a removed reviewer's votes stay stored
+        and in the audit trail, see `discounted_ballots`). This is a read-only operation."""
+        return await self._ballots(submission_id, counted=True)
+
+    async def discounted_ballots(self, submission_id: int) -> list[Ballot]:
+        """Votes on one version by users who are no longer reviewers: shown, never counted.
+
+        This is a read-only operation."""
+        return await self._ballots(submission_id, counted=False)
+
+    async def _ballots(self, submission_id: int, *, counted: bool) -> list[Ballot]:
         rows = await self._all(
             "SELECT v.reviewer_id, COALESCE(u.name, 'reviewer ' || v.reviewer_id), v.vote,"
             " v.reason, v.voted_at FROM votes v LEFT JOIN users u"
             " ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'"
-            " WHERE v.submission_id = ? ORDER BY v.rowid",
+            f" WHERE v.submission_id = ? AND u.telegram_id IS {'NOT ' if counted else ''}NULL"
+            " ORDER BY v.rowid",
             (submission_id,),
         )
         return [Ballot(int(r[0]), str(r[1]), Vote(r[2]), r[3], str(r[4])) for r in rows]
@@ -126,12 +138,27 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         decision: Decision | None,
         outgoing: Sequence[Outgoing],
     ) -> SubmissionRow:
-        """Record (or change) a reviewer's vote and, if it decides the case, the decision."""
+        """Record (or change) a reviewer's vote and, if it decides the case, the decision.
+
+        Authority is checked again inside the transaction, from the stored state, so that a
+        role removed or a version resubmitted since the press was read cannot slip in: the
+        voter must be a reviewer now and not the referral's surgeon, and the version must be
+        undecided and current. StoreError otherwise (nothing written).
+        """
         at = self.now()
         async with self._transaction() as db:
-            row = await self._one("SELECT decision FROM submissions WHERE id = ?", (submission.id,))
-            if row is None or row[0] is not None:
+            row = await self._one(
+                "SELECT s.decision, s.version = r.version, r.surgeon_id,"
+                " EXISTS (SELECT 1 FROM users WHERE telegram_id = ? AND role = 'reviewer')"
+                " FROM submissions s JOIN referrals r ON r.id = s.referral_id WHERE s.id = ?",
+                (reviewer_id, submission.id),
+            )
+            if row is None or row[0] is not None or not row[1]:
                 raise StoreError(f"{submission.public_id} v{submission.version} is already decided")
+            if not row[3]:
+                raise StoreError(f"{reviewer_id} is not a reviewer")
+            if int(row[2]) == reviewer_id:
+                raise StoreError(f"{reviewer_id} submitted {submission.public_id}")
             await db.execute(
                 "INSERT INTO votes (submission_id, reviewer_id, vote, reason, voted_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (submission_id, reviewer_id) DO UPDATE"

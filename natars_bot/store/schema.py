@@ -129,4 +129,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX handled_updates_by_time ON handled_updates (handled_at);
     DELETE FROM bot_state WHERE key = 'last_update_id';
     """,
+    # 3: refusals of unregistered users, audited once per user per hour: the hour's first
+    # refusal is an audit row carrying how many went unrecorded in the hour before, the rest
+    # only count here (strangers must not grow the hash-chained trail without bound).
+    """
+    CREATE TABLE refusal_windows (
+        telegram_id INTEGER PRIMARY KEY,
+        window_start TEXT NOT NULL,
+        suppressed INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 from ..errors import StoreError
 from .base import StoreBase
 from .rows import ROLES, Role, UserRow
 
-__all__ = ["UsersMixin"]
+__all__ = ["REFUSAL_WINDOW", "UsersMixin"]
+
+REFUSAL_WINDOW = timedelta(hours=1)
 
 
 class UsersMixin(StoreBase):
@@ -45,9 +50,69 @@ class UsersMixin(StoreBase):
                 await self._audit(
                     actor, "user_removed", None, {"telegram_id": telegram_id, "role": role}
                 )
+            if removed and role in (None, "reviewer"):
+                await self._discount_votes(telegram_id, actor)
         if not removed:
             raise StoreError(f"no user {telegram_id}" + (f" with role {role}" if role else ""))
         return removed
+
+    async def _discount_votes(self, telegram_id: int, actor: str) -> None:
+        """Mark in the trail each undecided version whose votes by a removed reviewer stop
+        counting (the votes stay stored; the store counts only current reviewers')."""
+        rows = await self._all(
+            "SELECT r.public_id, s.version, v.vote FROM votes v"
+            " JOIN submissions s ON s.id = v.submission_id JOIN referrals r ON r.id = s.referral_id"
+            " WHERE v.reviewer_id = ? AND s.decision IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM users WHERE telegram_id = ? AND role = 'reviewer')"
+            " ORDER BY s.id",
+            (telegram_id, telegram_id),
+        )
+        for public_id, version, vote in rows:
+            await self._audit(
+                actor,
+                "vote_discounted",
+                str(public_id),
+                {"version": int(version), "reviewer_id": telegram_id, "vote": str(vote)},
+            )
+
+    async def record_refusal(
+        self,
+        telegram_id: int,
+        action: str,
+        detail: dict[str, Any],
+        *,
+        registered: bool,
+        referral: str | None = None,
+    ) -> bool:
+        """Audit a refused request; True if a row was written.
+
+        A registered user's refusal is always one row. An unregistered user's gets at most one
+        row per hour (REFUSAL_WINDOW), carrying in `unrecorded` how many of their refusals the
+        previous row's hour left out, so that strangers cannot grow the trail without bound.
+        """
+        now = self.clock()
+        async with self._transaction() as db:
+            if not registered:
+                row = await self._one(
+                    "SELECT window_start, suppressed FROM refusal_windows WHERE telegram_id = ?",
+                    (telegram_id,),
+                )
+                if row is not None and datetime.fromisoformat(row[0]) > now - REFUSAL_WINDOW:
+                    await db.execute(
+                        "UPDATE refusal_windows SET suppressed = suppressed + 1"
+                        " WHERE telegram_id = ?",
+                        (telegram_id,),
+                    )
+                    return False
+                detail = {**detail, "unrecorded": int(row[1]) if row is not None else 0}
+                await db.execute(
+                    "INSERT INTO refusal_windows (telegram_id, window_start, suppressed)"
+                    " VALUES (?, ?, 0) ON CONFLICT (telegram_id) DO UPDATE"
+                    " SET window_start = excluded.window_start, suppressed = 0",
+                    (telegram_id, self.now()),
+                )
+            await self._audit(str(telegram_id), action, referral, detail)
+        return True
 
     async def users(self) -> list[UserRow]:
         """Every registered role, by Telegram id. This is a read-only operation."""
