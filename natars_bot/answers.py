@@ -73,7 +73,7 @@ _UNIT_WORDS = {
     "asa": r"asa|class|级",
     "size_cm": r"cm|mm|厘米|毫米|公分|x|by",
     "percent": r"percent|per\s*cent",
-    "count": r"per|mm2|mm|hpf|个|/",
+    "count": r"per|mm2|mm|hpf|hp|个|高倍视野|每|/",
     "sft_score": r"score|points?|分",
 }
 _WORDS = re.compile(r"[^\W\d_]+")

@@ -266,3 +266,45 @@ def test_no_range_is_ever_read_as_a_number(
 ) -> None:
     """ "3-5", "5–10 cm", "3 to 5": never one of its ends."""
     assert not isinstance(read_answer(FLOW.question(field), f"{low}{dash}{high}{unit}"), Parsed)
+
+
+# ------------------------------------------------------------------ exact outcomes (mutation)
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "expected"),
+    [
+        ("age_years", "-3", Rejected("out_of_range", {"bound": "ge", "limit": 0})),
+        ("tumor_size_cm", "0", Rejected("out_of_range", {"bound": "gt", "limit": 0.0})),
+        # 250 mm or 2500 cm: neither fits, so the larger reading's range is named.
+        ("tumor_size_cm", "2500", Rejected("out_of_range", {"bound": "le", "limit": 200.0})),
+        ("age_years", "60 61", Rejected("one_number")),
+        ("sft_necrosis_percent", "1,234", Rejected("one_number")),
+        ("tumor_size_cm", "12.5%", Rejected("not_a_number")),
+        ("tumor_size_cm", "cm", Rejected("not_a_number")),
+        ("tumor_size_cm", "12 inches", Rejected("not_a_number")),
+        ("sft_mitoses_per_2mm2", "4/2 hpf", Rejected("other_area", {"field": "sft_mitoses_per_2mm2"})),
+        ("note", "x" * 501, Rejected("too_long", {"max": 500})),
+        ("age_years", "1" * 2001, Rejected("too_long", {"max": 500})),
+        ("tumor_size_cm", "12.34 mm", Parsed(1.23)),
+        ("tumor_size_cm", "31.27", Unclear("size_unit", (3.13, 31.27))),
+        ("asa_class", "ASAIII", Parsed(3)),
+        ("sft_mitoses_per_2mm2", "4/2.0 mm2", Parsed(4)),
+        ("sft_mitoses_per_2mm2", "4/10高倍视野", Parsed(4)),
+        ("sft_mitoses_per_2mm2", "4/10 hp", Parsed(4)),
+        ("origin", "gi_tract", Parsed("gi_tract")),  # the stored value itself
+        ("prior_resection", "true", Parsed(True)),
+        ("prior_resection", "是。", Parsed(True)),  # Chinese full stop
+        ("screening_number", "S 3 A", Parsed("S 3 A")),  # one-letter words are no name
+        ("screening_number", "Li Wu 3", Unclear("looks_like_name", ("Li Wu 3",))),
+        ("note", "x" * 500, Parsed("x" * 500)),
+    ],
+)  # fmt: skip
+def test_exact_outcomes(field: str, text: str, expected: object) -> None:
+    """The reason and what it quotes, not only that something was refused."""
+    assert read_answer(FLOW.question(field), text) == expected
+
+
+def test_the_length_limit_is_four_times_the_longest_text() -> None:
+    """2,000 characters are still read (and refused for what they say), 2,001 are too long."""
+    assert read_answer(FLOW.question("age_years"), "1" * 2000) != Rejected("too_long", {"max": 500})

@@ -12,14 +12,19 @@ from natars_bot.dialogue import (
     UNKNOWN_CHOICE,
     Accepted,
     DialogueState,
+    Pending,
+    Unsure,
     answer,
     back,
     current,
     edit,
     extras,
     new_failures,
+    pick,
     progress,
+    shown,
     to_referral,
+    undone,
     visible,
 )
 from natars_bot.eligibility import Verdict, evaluate
@@ -215,3 +220,139 @@ def test_any_sequence_of_actions_keeps_the_state_consistent(actions: list[tuple[
         question = current(FLOW, state)
         assert question is None or question.field in shown
         evaluate(to_referral(FLOW, state))
+
+
+# ------------------------------------------------------------------ screens and confirmations
+
+
+def _at(field: str) -> DialogueState:
+    """The state with every question before `field` answered "not known" (or first button)."""
+    state = DialogueState()
+    while (question := current(FLOW, state)) is not None and question.field != field:
+        choice = UNKNOWN_CHOICE if question.allows_unknown else 0
+        result = answer(FLOW, state, choice=choice)
+        assert isinstance(result, Accepted)
+        state = result.state
+    return state
+
+
+def test_an_accepted_answer_says_what_it_took() -> None:
+    """The question, the value, and whether "about" was read; a new screen for what follows."""
+    state = _at("age_years")
+    result = answer(FLOW, state, text="about 60")
+    assert isinstance(result, Accepted)
+    assert (result.question.field, result.value, result.approximate) == ("age_years", 60, True)
+    assert (result.state.screen, result.state.view) == (state.screen + 1, "ask")
+    exact = answer(FLOW, state, text="60")
+    assert isinstance(exact, Accepted) and exact.approximate is False
+    pressed = answer(FLOW, _at("sex"), choice=1)
+    assert isinstance(pressed, Accepted)
+    assert (pressed.question.field, pressed.value) == ("sex", "male")
+
+
+def test_answers_are_refused_with_their_reason() -> None:
+    """No question left, a button that is not there, a screen that asks for a decision first."""
+    state, _ = walk({})
+    assert answer(FLOW, state, text="60") == Rejected("no_question")
+    assert answer(FLOW, _at("sex"), choice=7) == Rejected("not_a_choice")
+    assert answer(FLOW, _at("sex"), choice=UNKNOWN_CHOICE) == Rejected("not_a_choice")
+    for view in ("verdict", "failed", "cancel"):
+        waiting = shown(_at("age_years"), view)  # type: ignore[arg-type]
+        assert answer(FLOW, waiting, text="60") == Rejected("decide_first")
+        assert answer(FLOW, waiting, choice=0) == Rejected("decide_first")
+
+
+def test_a_size_read_two_ways_is_confirmed_before_it_is_stored() -> None:
+    """ "95": the state shows the confirmation with both readings and stores no size yet; the
+    surgeon's pick is the answer; "retype" or a typed text starts again."""
+    state = _at("tumor_size_cm")
+    result = answer(FLOW, state, text="95")
+    assert isinstance(result, Unsure)
+    assert (result.question.field, result.options, result.text) == (
+        "tumor_size_cm",
+        (9.5, 95.0),
+        "95",
+    )
+    confirming = result.state
+    assert (confirming.view, confirming.screen) == ("confirm", state.screen + 1)
+    assert confirming.pending == Pending(
+        field="tumor_size_cm", text="95", reason="size_unit", options=(9.5, 95.0)
+    )
+    assert "tumor_size_cm" not in confirming.answers
+    assert answer(FLOW, confirming, choice=0) == Rejected("decide_first")  # no button of it
+    picked = pick(FLOW, confirming, 0)
+    assert isinstance(picked, Accepted)
+    assert (picked.question.field, picked.value) == ("tumor_size_cm", 9.5)
+    assert picked.state.answers["tumor_size_cm"] == 9.5
+    assert (picked.state.view, picked.state.pending) == ("ask", None)
+    assert picked.state.screen == confirming.screen + 1
+    assert pick(FLOW, confirming, -1) == Rejected("retype")
+    assert pick(FLOW, confirming, 2) == Rejected("retype")
+    assert pick(FLOW, state, 0) == Rejected("decide_first")  # not on a confirmation
+    retyped = answer(FLOW, confirming, text="95 mm")
+    assert isinstance(retyped, Accepted) and retyped.value == 9.5
+    left = back(FLOW, confirming)
+    assert (left.view, left.pending, left.answers) == ("ask", None, confirming.answers)
+    assert undone(confirming) is None
+
+
+def test_a_name_like_screening_number_is_held_outside_the_state() -> None:
+    """Nothing that looks like a name is stored before it is confirmed: not in the state."""
+    state = DialogueState()
+    result = answer(FLOW, state, text="Li Wei")
+    assert isinstance(result, Unsure)
+    assert (result.options, result.text) == (("Li Wei",), "Li Wei")
+    assert result.state.pending == Pending(
+        field="screening_number", text="", reason="looks_like_name", options=()
+    )
+    assert "Li Wei" not in result.state.model_dump_json()
+    assert pick(FLOW, result.state, 0) == Rejected("retype")  # the held text is gone
+    confirmed = pick(FLOW, result.state, 0, ("Li Wei",))
+    assert isinstance(confirmed, Accepted)
+    assert confirmed.state.answers == {"screening_number": "Li Wei"}
+
+
+def test_back_says_what_it_undoes_and_forgets_the_failure_with_it() -> None:
+    """From the exclusion screen Back undoes the excluding answer; its criterion is no longer
+    "seen", so answering it again shows it again."""
+    state = _at("origin")
+    result = answer(FLOW, state, text="GI tract")
+    assert isinstance(result, Accepted)
+    failed = shown(result.state, "failed", failing=("EXC-01",), acknowledged=("EXC-01",))
+    assert undone(failed) == "origin"
+    undid = back(FLOW, failed)
+    assert (undid.view, undid.failing, undid.acknowledged) == ("ask", (), ())
+    assert "origin" not in undid.answers
+    assert undid.screen == failed.screen + 1
+    editing = edit(FLOW, _at("origin"), "age_years")
+    assert isinstance(editing, DialogueState)
+    assert undone(editing) is None
+    assert undone(DialogueState()) is None
+    left = back(FLOW, editing)
+    assert (left.view, left.editing) == ("ask", None)
+
+
+def test_every_new_screen_has_its_own_number() -> None:
+    """shown() moves to a new screen and forgets the last screen's failures and confirmation."""
+    pending = Pending(field="tumor_size_cm", text="95", reason="size_unit", options=(9.5,))
+    state = DialogueState(screen=4, view="confirm", failing=("EXC-01",), pending=pending)
+    verdict = shown(state, "verdict")
+    assert (verdict.screen, verdict.view, verdict.failing, verdict.pending) == (
+        5,
+        "verdict",
+        (),
+        None,
+    )
+    assert shown(state, "ask", editing="age_years").editing == "age_years"
+
+
+def test_new_failures_leave_out_what_was_seen_before() -> None:
+    """A criterion that failed before this answer, or was acknowledged, is not new."""
+    state, _ = walk({"origin": "gi_tract", "prior_resection": True})
+    after = evaluate(to_referral(FLOW, state))
+    assert set(new_failures(None, after, DialogueState())) >= {"EXC-01", "INC-02"}
+    before_state, _ = walk({"origin": "gi_tract"})
+    before = evaluate(to_referral(FLOW, before_state))
+    assert "EXC-01" not in new_failures(before, after, DialogueState())
+    assert "INC-02" in new_failures(before, after, DialogueState())
+    assert new_failures(None, after, DialogueState(acknowledged=after.failed)) == ()
