@@ -271,6 +271,9 @@ def test_no_range_is_ever_read_as_a_number(
 # ------------------------------------------------------------------ exact outcomes (mutation)
 
 
+_MITOSES = "sft_mitoses_per_2mm2"
+
+
 @pytest.mark.parametrize(
     ("field", "text", "expected"),
     [
@@ -283,7 +286,7 @@ def test_no_range_is_ever_read_as_a_number(
         ("tumor_size_cm", "12.5%", Rejected("not_a_number")),
         ("tumor_size_cm", "cm", Rejected("not_a_number")),
         ("tumor_size_cm", "12 inches", Rejected("not_a_number")),
-        ("sft_mitoses_per_2mm2", "4/2 hpf", Rejected("other_area", {"field": "sft_mitoses_per_2mm2"})),
+        ("sft_mitoses_per_2mm2", "4/2 hpf", Rejected("other_area", {"field": _MITOSES})),
         ("note", "x" * 501, Rejected("too_long", {"max": 500})),
         ("age_years", "1" * 2001, Rejected("too_long", {"max": 500})),
         ("tumor_size_cm", "12.34 mm", Parsed(1.23)),
