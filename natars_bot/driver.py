@@ -173,9 +173,13 @@ def main() -> None:
     parser.add_argument(
         "--reply-timeout", type=float, default=30.0, help="seconds to wait for the bot"
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="added to every Bot API call but getUpdates"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="driver: %(levelname)s %(message)s")
     server = DrivenServer(args.token, args.reply_timeout)
+    server.api.latency_seconds = args.latency_ms / 1000
     for chat_id in args.group:
         server.api.group(chat_id, f"group {chat_id}")
     asyncio.run(server.serve(args.port))

@@ -152,6 +152,9 @@ class LocalBotApi:
         # Called as observer(method, params) once a method has run (or failed): for drivers
         # that wait for particular replies (natars_bot.driver).
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+        # Telegram's network round trip, added to every call but getUpdates (whose wait is
+        # the long poll's own): loopback answers in microseconds, Telegram in 50–300 ms.
+        self.latency_seconds = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -345,6 +348,8 @@ class LocalBotApi:
         (benchmarks/update_cost.py calls it directly, without HTTP.)"""
         self.calls.append((method, params))
         self.call_counts[method] += 1
+        if self.latency_seconds and method.lower() != "getupdates":
+            await asyncio.sleep(self.latency_seconds)
         try:
             for fault in list(self.faults):
                 await _maybe_await(fault(method, params))
