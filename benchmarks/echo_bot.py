@@ -19,6 +19,9 @@ from telegram.ext import (
     filters,
 )
 
+from natars_bot.bot.app import MAX_CONCURRENT_UPDATES
+from natars_bot.bot.updates import PerChatUpdateProcessor
+
 BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
 
 
@@ -42,13 +45,13 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def floor_application() -> Application:  # type: ignore[type-arg]
-    """A bare Application polling the server in the environment, one update at a time (as
-    natars-bot handles them); the benchmark's floors add their handlers."""
+    """A bare Application polling the server in the environment, with natars-bot's concurrency
+    (chats at once, each chat in order); the benchmark's floors add their handlers."""
     return (
         ApplicationBuilder()
         .token(os.environ["NATARS_TELEGRAM_TOKEN"])
         .base_url(os.environ["NATARS_BOT_API_URL"])
-        .concurrent_updates(False)
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build()
     )
 

@@ -1,7 +1,7 @@
 """Load benchmark: natars-bot's own cost per update, beside a bare python-telegram-bot bot.
 
     python -m benchmarks.load [--surgeons 50] [--rounds 2] [--stored 0] [--open-only 0]
-                              [--reply-timeout 120] [--json load.json]
+                              [--reply-timeout 120] [--latency-ms 0] [--json load.json]
 
 The local Bot API server runs in its own process (natars_bot.driver); each bot under test runs
 in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
@@ -18,7 +18,10 @@ process's user + system time (/proc).
 LOAD_PROFILE=path records each bot's stacks with py-spy. `--stored N` starts natars-bot with N
 referrals already in its database; `--open-only K` stops each surgeon after K answers (open
 dialogues).
-Targets (issue #7) are printed beside the figures, never asserted.
+`--latency-ms N` makes the server take N ms for every call but getUpdates, as Telegram does
+(tens to hundreds of ms): the latency a surgeon sees then shows whether the bot handles chats
+concurrently. The floors handle updates with natars-bot's own concurrency (per chat, in order).
+Targets (issues #7 and #15) are printed beside the figures, never asserted.
 """
 
 from __future__ import annotations
@@ -456,6 +459,12 @@ def main() -> None:
     parser.add_argument(
         "--reply-timeout", type=float, default=120.0, help="seconds a reply may take under load"
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="Telegram's round trip, added by the server to every call but getUpdates",
+    )
     args = parser.parse_args()
     global REPLY_TIMEOUT  # noqa: PLW0603 - one setting read by the driver's HTTP client
     REPLY_TIMEOUT = args.reply_timeout
@@ -473,6 +482,8 @@ def main() -> None:
             str(MDT),
             "--reply-timeout",
             str(args.reply_timeout),
+            "--latency-ms",
+            str(args.latency_ms),
         ],
         stdout=subprocess.PIPE,
         text=True,
