@@ -150,12 +150,20 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     lock.acquire()  # one bot per database; `natars-bot restore` checks it too
     application.bot_data["lock"] = lock
     store = await Store.open(settings.database)
+    # Telegram may have moved the MDT group (a supergroup upgrade, stored by the outbox).
+    mdt_chat_id = await store.mdt_chat(settings.mdt_chat_id)
+    if mdt_chat_id != settings.mdt_chat_id:
+        log.warning(
+            "the MDT group moved to chat %s: posting there; set NATARS_MDT_CHAT_ID=%s",
+            mdt_chat_id,
+            mdt_chat_id,
+        )
     application.bot_data["services"] = Services(
         store=store,
         flow=flow,
         protocol=protocol,
         wording=wording,
-        mdt_chat_id=settings.mdt_chat_id,
+        mdt_chat_id=mdt_chat_id,
         mdt_language=settings.mdt_language,
         quorum=Quorum(settings.approvals_needed, settings.declines_needed),
         reminder_delay=timedelta(hours=settings.reminder_hours),

@@ -6,7 +6,10 @@ Delivery rules, for messages that matter (MDT summaries, tally edits, decisions,
 - a read timeout on a *post*: it may have arrived, so it is marked `uncertain` and never posted
   again blindly (the reminder re-posts an undecided case whose summary never got a message id);
   an *edit* is simply retried, since editing twice changes nothing;
-- a refusal (400/403) is final and logged.
+- ChatMigrated (the MDT group became a supergroup): the new chat id is stored and audited,
+  the admins told, undecided summaries re-posted there, and the row retried at once;
+- a refusal (400/403), or MAX_ATTEMPTS failed tries, marks the row failed and tells the admins;
+  every other row flows on.
 """
 
 from __future__ import annotations
@@ -18,19 +21,30 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from telegram import InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
-from ..store import OutboxRow
+from ..store import OutboxRow, Outgoing, SubmissionRow
 from .cases import previous_submission, surgeon_name
-from .mdt_screens import compose_reminder, compose_summary
+from .mdt_screens import compose_reminder, compose_summary, compose_tally
 from .services import BotContext, Services
 
-__all__ = ["flush_outbox", "kick", "schedule", "send_reminders"]
+__all__ = ["MAX_ATTEMPTS", "flush_outbox", "kick", "schedule", "send_reminders", "summary_again"]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
+# Retries of one row before it is marked failed and the admins told (about 5 minutes of
+# backoff); a flood wait or a moved chat does not count.
+MAX_ATTEMPTS = 10
 
 
 def schedule(
@@ -67,36 +81,19 @@ async def flush_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: OutboxRow) -> bool:
-    """Try one message; False when the rest of the outbox should wait."""
+    """Try one message; False when the rest of the outbox should wait (Telegram asked us to,
+    or the connection is down). Every TelegramError ends here, with this row alone marked
+    (retried with backoff, or failed at MAX_ATTEMPTS with the admins told): no row can stop
+    the rows behind it for longer than one pass."""
     store = services.store
     chat_id = row.chat_id if row.chat_id is not None else services.mdt_chat_id
     if chat_id is None:
         log.warning("NATARS_MDT_CHAT_ID is not set: MDT message %d waits", row.id)
-        await store.outbox_retry(row, MAX_BACKOFF, "NATARS_MDT_CHAT_ID is not set")
+        await store.outbox_retry(row, MAX_BACKOFF, "NATARS_MDT_CHAT_ID is not set", count=False)
         return True
-    markup = InlineKeyboardMarkup.de_json(row.markup, context.bot) if row.markup else None
     summary = await store.summary_message(row.submission_id) if row.submission_id else None
     try:
-        if row.kind == "tally":
-            if summary is None:
-                await store.outbox_retry(row, 2.0, "the summary is not posted yet")
-                return True
-            await context.bot.edit_message_text(
-                row.text, summary[0], summary[1], parse_mode=ParseMode.HTML, reply_markup=markup
-            )
-            await store.outbox_sent(row, summary[0], summary[1])
-            return True
-        reply = None
-        if row.reply_to_summary and summary is not None:
-            reply = ReplyParameters(summary[1], allow_sending_without_reply=True)
-        message = await context.bot.send_message(
-            chat_id,
-            row.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            reply_parameters=reply,
-        )
-        await store.outbox_sent(row, chat_id, message.message_id)
+        await _send(context, services, row, chat_id, summary)
         return True
     except RetryAfter as exc:
         with warnings.catch_warnings():
@@ -106,30 +103,132 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
             error = str(exc)
         delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
         log.info("Telegram asks to wait %.0f s before message %d", delay, row.id)
-        await store.outbox_retry(row, delay, error)
+        await store.outbox_retry(row, delay, error, count=False)
         return False
+    except ChatMigrated as exc:
+        await _migrated(services, row, summary[0] if summary else chat_id, int(exc.new_chat_id))
+        return True
     except BadRequest as exc:
         if "not modified" in exc.message.lower():
             await store.outbox_sent(row, chat_id, summary[1] if summary else None)
             return True
         log.error("message %d refused by Telegram: %s", row.id, exc.message)
-        await store.outbox_give_up(row, "failed", exc.message)
+        await _fail(services, row, exc.message)
         return True
     except Forbidden as exc:
         log.error("message %d forbidden (bot removed or blocked?): %s", row.id, exc.message)
-        await store.outbox_give_up(row, "failed", exc.message)
+        await _fail(services, row, exc.message)
         return True
     except TimedOut as exc:
         if _before_sending(exc) or row.kind == "tally":
-            await store.outbox_retry(row, _backoff(row), f"timed out: {exc}")
+            await _retry_or_fail(services, row, f"timed out: {exc}")
             return False
         log.warning("message %d timed out after sending: it may have arrived; not resent", row.id)
         await store.outbox_give_up(row, "uncertain", f"read timeout: {exc}")
         return True
-    except NetworkError as exc:  # connection refused, 5xx, …
+    except NetworkError as exc:  # connection refused, 5xx, …: the link, not this row
         log.info("message %d not delivered yet (%s); retrying", row.id, exc.message)
-        await store.outbox_retry(row, _backoff(row), exc.message)
+        await _retry_or_fail(services, row, exc.message)
         return False
+    except TelegramError as exc:  # anything else Telegram says: this row's problem only
+        log.warning("message %d not delivered (%s); retrying", row.id, exc.message)
+        await _retry_or_fail(services, row, exc.message)
+        return True
+
+
+async def _send(
+    context: ContextTypes.DEFAULT_TYPE,
+    services: Services,
+    row: OutboxRow,
+    chat_id: int,
+    summary: tuple[int, int] | None,
+) -> None:
+    """The Bot API call of one row, and its success recorded."""
+    store = services.store
+    markup = InlineKeyboardMarkup.de_json(row.markup, context.bot) if row.markup else None
+    if row.kind == "tally":
+        if summary is None:
+            await store.outbox_retry(row, 2.0, "the summary is not posted yet", count=False)
+            return
+        await context.bot.edit_message_text(
+            row.text, summary[0], summary[1], parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+        await store.outbox_sent(row, summary[0], summary[1])
+        return
+    reply = None
+    if row.reply_to_summary and summary is not None:
+        reply = ReplyParameters(summary[1], allow_sending_without_reply=True)
+    message = await context.bot.send_message(
+        chat_id, row.text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=reply
+    )
+    await store.outbox_sent(row, chat_id, message.message_id)
+
+
+async def _retry_or_fail(services: Services, row: OutboxRow, error: str) -> None:
+    """Back off and retry, up to MAX_ATTEMPTS; then the row is failed and the admins told."""
+    if row.attempts + 1 >= MAX_ATTEMPTS:
+        await _fail(services, row, error)
+    else:
+        await services.store.outbox_retry(row, _backoff(row), error)
+
+
+async def _fail(services: Services, row: OutboxRow, error: str) -> None:
+    """Mark a row failed and queue an alert to each admin (an alert that fails alerts no one:
+    no loop)."""
+    admins = await services.store.admins()
+    language = services.flow.languages[0]
+    text = services.wording.text(
+        language,
+        "outbox_failed_alert",
+        id=row.id,
+        kind=row.kind,
+        chat=row.chat_id if row.chat_id is not None else "MDT",
+        error=error[:300],
+    )
+    alerts = [] if row.chat_id in admins else [_to(admin, str(text)) for admin in admins]
+    await services.store.outbox_failed(row, error, alerts)
+
+
+async def _migrated(services: Services, row: OutboxRow, old: int, new: int) -> None:
+    """Telegram moved a chat (a group upgraded to a supergroup). The MDT chat's move is stored
+    and audited, the admins told, undecided cases' summaries re-posted there (the old chat takes
+    no edits or votes), and the row retried at once; any other chat's row cannot follow."""
+    store = services.store
+    if row.chat_id is not None or old != services.mdt_chat_id:
+        await _fail(services, row, f"chat {old} moved to {new}")
+        return
+    log.warning("the MDT chat %d moved to %d: set NATARS_MDT_CHAT_ID=%d", old, new, new)
+    reposts = {}
+    for submission_id in await store.undecided_in(old):
+        submission = await store.submission(submission_id)
+        reposts[submission_id] = await summary_again(services, submission)
+    language = services.flow.languages[0]
+    text = str(services.wording.text(language, "mdt_chat_moved_alert", old=old, new=new))
+    notices = [_to(admin, text) for admin in await store.admins()]
+    await store.migrate_mdt_chat(old, new, reposts=reposts, notices=notices)
+    services.mdt_chat_id = new
+    await store.outbox_retry(row, 0.0, f"chat moved to {new}", count=False)
+
+
+async def summary_again(services: Services, submission: SubmissionRow) -> list[Outgoing]:
+    """A submission's summary as a new post, its tally as it stands now following it."""
+    store = services.store
+    previous = await previous_submission(store, submission)
+    surgeon = await surgeon_name(store, submission.surgeon_id)
+    outgoing = compose_summary(services, submission, previous, surgeon)
+    ballots = await store.ballots(submission.id)
+    discounted = await store.discounted_ballots(submission.id)
+    if ballots or discounted:
+        outgoing.append(
+            compose_tally(
+                services, submission, previous, surgeon, ballots, None, discounted=discounted
+            )
+        )
+    return outgoing
+
+
+def _to(chat_id: int, text: str) -> Outgoing:
+    return Outgoing(kind="message", text=text, chat_id=chat_id)
 
 
 def _before_sending(exc: TimedOut) -> bool:
@@ -150,9 +249,7 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     for submission in await store.due_reminders():
         ballots = await store.ballots(submission.id)
         if await store.summary_message(submission.id) is None:
-            previous = await previous_submission(store, submission)
-            surgeon = await surgeon_name(store, submission.surgeon_id)
-            outgoing = compose_summary(services, submission, previous, surgeon)
+            outgoing = await summary_again(services, submission)
         else:
             outgoing = [compose_reminder(services, submission, ballots, now)]
         await store.record_reminder(submission, now + services.reminder_delay, outgoing)

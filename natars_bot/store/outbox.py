@@ -4,7 +4,7 @@ and delivered (with retries) by the outbox worker (natars_bot/bot/delivery.py)."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, timedelta
 from typing import Any, Literal
 
@@ -113,14 +113,17 @@ class OutboxMixin(StoreBase):
                     row.submission_id, "summary_posted", {"message_id": message_id}
                 )
 
-    async def outbox_retry(self, row: OutboxRow, delay: float, error: str) -> None:
-        """Try again after `delay` seconds."""
+    async def outbox_retry(
+        self, row: OutboxRow, delay: float, error: str, *, count: bool = True
+    ) -> None:
+        """Try again after `delay` seconds; `count=False` when the failure says nothing about
+        the row (Telegram's flood wait, a chat that moved), so it does not bring the cap nearer."""
         due = self._instant(delay)
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ?"
                 " WHERE id = ?",
-                (due, error[:500], row.id),
+                (int(count), due, error[:500], row.id),
             )
 
     async def outbox_give_up(
@@ -137,6 +140,91 @@ class OutboxMixin(StoreBase):
                 await self._audit_summary(
                     row.submission_id, f"summary_{status}", {"error": error[:200]}
                 )
+
+    async def outbox_failed(self, row: OutboxRow, error: str, alerts: Sequence[Outgoing]) -> None:
+        """Give up on a row that cannot be delivered, and queue `alerts` (to the admins) with it,
+        so that a failed message is never silent and never holds up the rows after it."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
+                " WHERE id = ?",
+                (error[:500], row.id),
+            )
+            await self._audit(
+                "bot",
+                "outbox_failed",
+                await self._public_id(row.submission_id),
+                {"outbox": row.id, "kind": row.kind, "chat_id": row.chat_id, "error": error[:200]},
+            )
+            await self._enqueue(alerts, None)
+
+    async def admins(self) -> list[int]:
+        """The Telegram ids of the admins (who hear about failures). This is a read-only
+        operation."""
+        rows = await self._all("SELECT telegram_id FROM users WHERE role = 'admin' ORDER BY 1")
+        return [int(r[0]) for r in rows]
+
+    async def mdt_chat(self, configured: int | None) -> int | None:
+        """The MDT chat to post in: the configured one, unless Telegram moved it (a group
+        upgraded to a supergroup) and the move is stored. This is a read-only operation."""
+        moved = {
+            str(r[0]): int(r[1])
+            for r in await self._all(
+                "SELECT key, value FROM bot_state WHERE key IN ('mdt_chat_from', 'mdt_chat_to')"
+            )
+        }
+        if configured is not None and moved.get("mdt_chat_from") == configured:
+            return moved.get("mdt_chat_to", configured)
+        return configured
+
+    async def undecided_in(self, chat_id: int) -> list[int]:
+        """Undecided submissions whose summary was posted in `chat_id`. This is a read-only
+        operation."""
+        rows = await self._all(
+            "SELECT id FROM submissions WHERE decision IS NULL AND mdt_chat_id = ? ORDER BY id",
+            (chat_id,),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def migrate_mdt_chat(
+        self,
+        old: int,
+        new: int,
+        *,
+        reposts: Mapping[int, Sequence[Outgoing]],
+        notices: Sequence[Outgoing],
+    ) -> None:
+        """Telegram moved the MDT chat (ChatMigrated): store and audit the move, forget the old
+        chat's summaries of undecided cases and queue their re-posts (`reposts`, by submission:
+        the old chat takes no more edits or votes), and queue `notices` (to the admins), in one
+        transaction."""
+        async with self._transaction() as db:
+            for key, value in (("mdt_chat_from", old), ("mdt_chat_to", new)):
+                await db.execute(
+                    "INSERT INTO bot_state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            await self._audit("bot", "mdt_chat_migrated", None, {"from": old, "to": new})
+            for submission_id, items in reposts.items():
+                await db.execute(
+                    "UPDATE submissions SET mdt_chat_id = NULL, mdt_message_id = NULL"
+                    " WHERE id = ? AND decision IS NULL AND mdt_chat_id = ?",
+                    (submission_id, old),
+                )
+                # Edits queued for the old copy wait for the new one (kind tally: the summary).
+                await self._enqueue(items, submission_id)
+            await self._enqueue(notices, None)
+
+    async def _public_id(self, submission_id: int | None) -> str | None:
+        if submission_id is None:
+            return None
+        row = await self._one(
+            "SELECT r.public_id FROM submissions s JOIN referrals r ON r.id = s.referral_id"
+            " WHERE s.id = ?",
+            (submission_id,),
+        )
+        return str(row[0]) if row else None
 
     async def _audit_summary(self, submission_id: int, action: str, detail: dict[str, Any]) -> None:
         row = await self._one(
