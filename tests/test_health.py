@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ async def watched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     server.group(MDT_CHAT, "NATARS MDT")
     bot = BotUnderTest(server=server, database=tmp_path / "natars.sqlite3")
     settings = Settings(
-        telegram_token=TOKEN,  # type: ignore[arg-type]
+        telegram_token=TOKEN,
         bot_api_url=base_url,
         database=bot.database,
         rate_limit=False,
@@ -253,8 +254,8 @@ async def test_outbox_backlog_age_and_uncertain_deliveries(
     now = datetime.now(UTC)
     # Rows as the store writes them; the pending ones are due only tomorrow, so the worker
     # leaves them alone (a backlog as a long flood wait would leave it).
-    with sqlite3.connect(watched.bot.database) as db:
-        for status, created in (
+    with closing(sqlite3.connect(watched.bot.database)) as db, db:
+        for row_status, created in (
             ("pending", now - timedelta(hours=1)),
             ("pending", now - timedelta(minutes=5)),
             ("uncertain", now - timedelta(hours=2)),
@@ -264,7 +265,7 @@ async def test_outbox_backlog_age_and_uncertain_deliveries(
                 "INSERT INTO outbox (kind, chat_id, text, status, next_attempt_at, created_at)"
                 " VALUES ('message', 1, 'x', ?, ?, ?)",
                 (
-                    status,
+                    row_status,
                     (now + timedelta(days=1)).isoformat(timespec="milliseconds"),
                     created.isoformat(timespec="milliseconds"),
                 ),
@@ -290,7 +291,7 @@ async def test_the_health_server_can_be_off(tmp_path: Path) -> None:
     try:
         application = build_application(
             Settings(
-                telegram_token=TOKEN,  # type: ignore[arg-type]
+                telegram_token=TOKEN,
                 bot_api_url=base_url,
                 database=tmp_path / "natars.sqlite3",
                 rate_limit=False,
