@@ -41,6 +41,7 @@ CORE = (
     "natars_bot/audit.py",
 )
 TESTS = (
+    "tests/test_conditions.py",
     "tests/test_criteria.py",
     "tests/test_sft_risk.py",
     "tests/test_protocol_definition.py",
