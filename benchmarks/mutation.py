@@ -44,6 +44,7 @@ TESTS = (
     "tests/test_conditions.py",
     "tests/test_criteria.py",
     "tests/test_sft_risk.py",
+    "tests/test_sft_table.py",
     "tests/test_protocol_definition.py",
     "tests/test_verdict.py",
     "tests/test_properties.py",
