@@ -1,8 +1,9 @@
 """Backups with SQLite's online backup API, and the lock that marks a database as live.
 
-`natars-bot run` (and the sandbox) hold an exclusive lock on `<database>.lock` while they run.
-A backup may be taken at any time — the backup API copies a consistent snapshot even while the
-bot writes — but a restore refuses to replace a live database unless forced.
+`natars-bot run` (and the sandbox) hold an exclusive lock on `<real path of the database>.lock`
+while they run. A backup may be taken at any time — the backup API copies a consistent
+snapshot even while the bot writes — but a restore never replaces a live database, forced or
+not. Backups are created 0600 (files.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from .audit import verify_chain
 from .errors import StoreError
+from .files import PRIVATE, private_database
 
 __all__ = ["LiveLock", "backup", "is_live", "restore"]
 
@@ -22,13 +24,16 @@ class LiveLock:
     """An exclusive lock on `<database>.lock`, held for as long as a bot uses the database."""
 
     def __init__(self, database: Path) -> None:
-        self.path = Path(f"{database}.lock")
+        # On the resolved real path: a second bot reaching the same file through a symlink or
+        # another relative path must meet the same lock.
+        self.path = Path(f"{Path(database).resolve()}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock; StoreError if another process holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE)
         try:
+            os.fchmod(fd, PRIVATE)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(fd)
@@ -64,7 +69,9 @@ def backup(database: Path, target: Path, *, force: bool = False) -> int:
     if target.exists() and not force:
         raise StoreError(f"{target} exists: choose another name or use --force")
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    destination = sqlite3.connect(target)
+    if force and target.exists():
+        target.unlink()  # a fresh file: an old copy's pages must not mix with this one
+    destination = sqlite3.connect(private_database(target))
     try:
         with destination:
             source.backup(destination)
@@ -75,15 +82,19 @@ def backup(database: Path, target: Path, *, force: bool = False) -> int:
 
 
 def restore(source: Path, database: Path, *, force: bool = False) -> int:
-    """Replace `database` with the backup `source`; refuses a live database without `force`."""
+    """Replace `database` with the backup `source`; always refuses a database a running bot
+    holds (the lock on its real path, so a symlink does not get round it): replacing it under
+    the bot would have the bot re-issue ids and write onto a trail it no longer has.
+    `force` is kept for the other refusals that may be overridden."""
     if not source.exists():
         raise StoreError(f"no backup at {source}")
-    if is_live(database) and not force:
-        raise StoreError(f"{database} is in use by a running bot: stop it first, or use --force")
+    if is_live(database):
+        refused = " (--force does not override this)" if force else ""
+        raise StoreError(f"{database} is in use by a running bot: stop it first{refused}")
     backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         rows = _check(backup_db, source)
-        target = sqlite3.connect(database)
+        target = sqlite3.connect(private_database(database))
         try:
             with target:
                 backup_db.backup(target)

@@ -19,6 +19,7 @@ from .batch import check_lines
 from .checking import InputShape, assessment_json, detect_shape, numbered_lines, read_referrals
 from .eligibility import evaluate
 from .errors import ConfigError, InputError, NatarsError
+from .files import open_private, private_database
 from .logs import configure_logging
 from .protocol import Protocol, default_protocol, load_protocol
 from .referral import referral_json_schema
@@ -243,11 +244,19 @@ def _run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import, run only
 
     from .bot.app import build_application  # noqa: PLC0415
+    from .bot.startup import wait_for_api  # noqa: PLC0415
 
     settings = load_settings()
     token = settings.token()
     configure_logging(token)
     application = build_application(settings)
+    # One event loop for the wait and the bot (run_polling takes the current one).
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(wait_for_api(settings))
+    except KeyboardInterrupt:
+        return EXIT_OK
     try:
         application.run_polling(allowed_updates=["message", "callback_query"])
     except InvalidToken as exc:
@@ -266,7 +275,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 async def _with_store(action: Callable[[Store], Awaitable[int]]) -> int:
-    store = await Store.open(load_settings().database)
+    store = await Store.open(private_database(load_settings().database))
     try:
         return await action(store)
     finally:
@@ -321,7 +330,7 @@ def _export(args: argparse.Namespace) -> int:
 
     async def export(store: Store) -> int:
         assert store.path is not None
-        target = args.output.open("wb") if args.output else sys.stdout.buffer
+        target = open_private(args.output) if args.output else sys.stdout.buffer
         try:
             count = await asyncio.to_thread(
                 write_log,
@@ -378,7 +387,8 @@ def _stats(args: argparse.Namespace) -> int:
         if fmt is not None:
             from .consort import render_flow  # noqa: PLC0415 - matplotlib is slow to import
 
-            args.output.write_bytes(render_flow(overall, sites, fmt))
+            with open_private(args.output) as picture:
+                picture.write(render_flow(overall, sites, fmt))
             print(f"flow diagram written to {args.output}", file=sys.stderr)
         await store.record("cli", "stats", {"site": args.site, "picture": fmt})
         return EXIT_OK

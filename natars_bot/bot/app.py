@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -24,6 +26,7 @@ from telegram.ext import (
 )
 
 from ..backup import LiveLock
+from ..files import private_database
 from ..flow import Flow, default_flow
 from ..mdt import Quorum
 from ..protocol import Protocol, default_protocol
@@ -32,7 +35,7 @@ from ..store import Store
 from ..wording import Wording, default_wording
 from . import coordinators, mdt, presses, triage
 from .callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
-from .delivery import schedule
+from .delivery import retry_delay, schedule
 from .services import BotContext, Services
 from .updates import PerChatUpdateProcessor
 
@@ -147,9 +150,9 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     settings: Settings = application.bot_data["settings"]
     flow, protocol, wording = application.bot_data["parts"]
     lock = LiveLock(settings.database)
-    lock.acquire()  # one bot per database; `natars-bot restore` checks it too
+    lock.acquire()  # one bot per database (its real path); `natars-bot restore` checks it too
     application.bot_data["lock"] = lock
-    store = await Store.open(settings.database)
+    store = await Store.open(private_database(settings.database))
     # Telegram may have moved the MDT group (a supergroup upgrade, stored by the outbox).
     mdt_chat_id = await store.mdt_chat(settings.mdt_chat_id)
     if mdt_chat_id != settings.mdt_chat_id:
@@ -180,7 +183,25 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
             BotCommand(name, wording.text(language, f"commands_{name}")) for name in COMMANDS
         ]
         code = None if language == flow.languages[0] else language
-        await application.bot.set_my_commands(commands, language_code=code)
+        await _publish_commands(application, commands, code)
+
+
+async def _publish_commands(
+    application: Application,  # type: ignore[type-arg]
+    commands: list[BotCommand],
+    language_code: str | None,
+) -> None:
+    """The command menu, waiting out Telegram's flood limit (a 429 at start-up must not stop
+    the bot); the menu is a convenience, so after a few waits the bot starts without it."""
+    for _ in range(3):
+        try:
+            await application.bot.set_my_commands(commands, language_code=language_code)
+            return
+        except RetryAfter as exc:
+            delay = retry_delay(exc)
+            log.warning("Telegram asks to wait %.0f s before the command menu", delay)
+            await asyncio.sleep(delay)
+    log.warning("the command menu (%s) was not published", language_code or "default")
 
 
 async def shut_down(application: Application) -> None:  # type: ignore[type-arg]

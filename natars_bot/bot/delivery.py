@@ -38,7 +38,15 @@ from .cases import previous_submission, surgeon_name
 from .mdt_screens import compose_reminder, compose_summary, compose_tally
 from .services import BotContext, Services
 
-__all__ = ["MAX_ATTEMPTS", "flush_outbox", "kick", "schedule", "send_reminders", "summary_again"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "flush_outbox",
+    "kick",
+    "retry_delay",
+    "schedule",
+    "send_reminders",
+    "summary_again",
+]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
@@ -96,12 +104,7 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
         await _send(context, services, row, chat_id, summary)
         return True
     except RetryAfter as exc:
-        with warnings.catch_warnings():
-            # ptb 22 warns that retry_after will become a timedelta; both are handled here.
-            warnings.simplefilter("ignore", PTBDeprecationWarning)
-            wait = exc.retry_after
-            error = str(exc)
-        delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        delay, error = retry_delay(exc), str(exc)
         log.info("Telegram asks to wait %.0f s before message %d", delay, row.id)
         await store.outbox_retry(row, delay, error, count=False)
         return False
@@ -229,6 +232,15 @@ async def summary_again(services: Services, submission: SubmissionRow) -> list[O
 
 def _to(chat_id: int, text: str) -> Outgoing:
     return Outgoing(kind="message", text=text, chat_id=chat_id)
+
+
+def retry_delay(exc: RetryAfter) -> float:
+    """Seconds Telegram asks to wait."""
+    with warnings.catch_warnings():
+        # ptb 22 warns that retry_after will become a timedelta; both are handled here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _before_sending(exc: TimedOut) -> bool:
