@@ -46,6 +46,7 @@ TESTS = (
     "tests/test_sft_risk.py",
     "tests/test_sft_table.py",
     "tests/test_protocol_definition.py",
+    "tests/test_protocol_loader.py",
     "tests/test_verdict.py",
     "tests/test_properties.py",
     "tests/test_referral_model.py",

@@ -11,6 +11,7 @@ nothing; `eligibility.evaluate` does that.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -517,9 +518,14 @@ def _criterion_at(raw: dict[str, Any], loc: Sequence[int | str]) -> str | None:
     return None
 
 
+# pydantic names union members and validators in an error's location ("FieldCondition",
+# "function-after[_one_operator(), FieldCondition]"); readers of the message need fields.
+_NOT_A_FIELD = re.compile(r"FieldCondition|AllOf|AnyOf|function-[a-z]+\[.*\]")
+
+
 def _describe(error: Any) -> str:
     loc = error["loc"]
-    path = ".".join(str(p) for p in (loc[2:] if loc[:1] == ("criteria",) else loc))
-    # pydantic names union members in the location (e.g. "FieldCondition"); readers need fields.
-    path = ".".join(p for p in path.split(".") if p not in ("FieldCondition", "AllOf", "AnyOf"))
-    return f"{path}: {error['msg']}" if path else str(error["msg"])
+    parts = loc[2:] if loc[:1] == ("criteria",) else loc
+    path = ".".join(str(p) for p in parts if not _NOT_A_FIELD.fullmatch(str(p)))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message}" if path else message

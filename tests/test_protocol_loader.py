@@ -1,0 +1,119 @@
+"""The protocol loader, exactly: the whole message for each mistake (a mistake must be findable
+from the message alone), and the criterion as compiled. Added for the mutants that substring
+checks let survive (issue #19)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from natars_bot.errors import ProtocolError
+from natars_bot.protocol import default_protocol, parse_protocol
+from natars_bot.referral import Histology
+
+from .test_protocol_definition import SHIPPED, _drop, _rule, _set, _without
+
+MALFORMED = [
+    (_set("INC-05", "reads", ["tumour_size"]), "INC-05: reads unknown field 'tumour_size'"),
+    (
+        _rule("INC-12", "fail", {"field": "asa", "gt": 3}),
+        "INC-12: fail rule 2: tests 'asa', which is not in 'reads'",
+    ),
+    (
+        _rule("EXC-01", "fail", {"field": "origin", "is": "stomach"}),
+        "EXC-01: fail rule 2: 'stomach' is not a possible value of 'origin'",
+    ),
+    (
+        _rule("INC-14", "fail", {"field": "age_years", "missing": True}),
+        "INC-14: fail rule 3: a fail rule may not use 'missing' on 'age_years': it would match"
+        " an unanswered question, and answering that question would remove the fail",
+    ),
+    (
+        _rule("INC-12", "fail", {"field": "asa_class", "gt": 3, "lt": 9}),
+        "INC-12: fail.1.when: condition on 'asa_class' needs exactly one of is, in, not_in, lt,"
+        " le, gt, ge, missing (got 2)",
+    ),
+    (
+        _rule("EXC-01", "fail", {"field": "origin", "lt": 3}),
+        "EXC-01: fail rule 2: lt needs a numeric field, and 'origin' is not",
+    ),
+    (
+        _rule("EXC-01", "fail", {"field": "origin", "ge": 3}),
+        "EXC-01: fail rule 2: ge needs a numeric field, and 'origin' is not",
+    ),
+    (
+        _rule("EXC-01", "fail", {"field": "origin", "le": 3}),
+        "EXC-01: fail rule 2: le needs a numeric field, and 'origin' is not",
+    ),
+    (
+        _rule("EXC-01", "fail", {"field": "origin", "gt": 3}),
+        "EXC-01: fail rule 2: gt needs a numeric field, and 'origin' is not",
+    ),
+    (
+        _rule("INC-12", "fail", {"field": "asa_class", "above": 3}),
+        "INC-12: fail.1.when.above: Extra inputs are not permitted",
+    ),
+    (
+        _set("INC-12", "pass", {"en": "ASA {asa}", "zh": "ASA {asa}"}),
+        "INC-12: pass: the reason quotes {asa}, which is not a field or derived value",
+    ),
+    (_set("INC-09", "summary", {"en": "R0/R1"}), "INC-09: summary has no 'zh' text"),
+    (_set("INC-09", "summary", "R0/R1"), "INC-09: summary: Input should be a valid dictionary"),
+    (
+        _set("INC-04", "interpretation", {"en": "x", "zh": " "}),
+        "INC-04: interpretation has no 'zh' text",
+    ),
+    (
+        _set("INC-12", "pass", {"en": "ASA", "zh": "ASA", "fr": "ASA"}),
+        "INC-12: pass: 'fr' is not one of the protocol's languages",
+    ),
+    (_set("INC-12", "pass", {"en": "ASA"}), "INC-12: pass has no 'zh' text"),
+    (_without("INC-13", "fail", 0, "zh"), "INC-13: fail rule 1: reason has no 'zh' text"),
+    (_without("EXC-04", "warn", 0, "en"), "EXC-04: warn rule 1: reason has no 'en' text"),
+    (
+        _set("INC-08", "pass", {"en": "{crosses_diaphragm}", "zh": "{crosses_diaphragm}"}),
+        "INC-08: pass (en): quotes {crosses_diaphragm}, a yes/no answer: write one rule per"
+        " answer instead",
+    ),
+    (
+        _set("INC-12", "kind", "exclusion"),
+        "INC-12: an exclusion criterion's id must start with EXC-",
+    ),
+    (_set("INC-03", "id", "INC-02"), "INC-02: duplicate criterion id"),
+    (_drop("EXC-04", "wording"), "EXC-04: wording: Field required"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "message"), MALFORMED)
+def test_each_mistake_has_its_whole_message(change: Any, message: str) -> None:
+    data = copy.deepcopy(SHIPPED)
+    change(data)
+    with pytest.raises(ProtocolError) as raised:
+        parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    assert str(raised.value) == f"trial.yaml: criterion {message}"
+
+
+def test_a_criterion_is_compiled_as_written() -> None:
+    """Wording with its line breaks folded, texts per language, what it applies to and reads."""
+    criterion = default_protocol().criterion("INC-04")
+    assert (criterion.id, criterion.kind) == ("INC-04", "inclusion")
+    assert criterion.wording.startswith("In DDLPS Diagnosis should be confirmed based on MDM2")
+    assert "  " not in criterion.wording and "\n" not in criterion.wording
+    assert criterion.summary == criterion.summaries["en"]
+    assert criterion.summaries["zh"].startswith("DDLPS：免疫组化MDM2及CDK4表达")
+    assert criterion.interpretations is not None
+    assert criterion.interpretation == criterion.interpretations["en"]
+    assert "\n" not in criterion.interpretations["zh"]
+    assert criterion.summary_in("zh") == criterion.summaries["zh"]
+    assert criterion.interpretation_in("zh") == criterion.interpretations["zh"]
+    assert criterion.interpretation_in("xx") == criterion.interpretation
+    assert criterion.applies_to == frozenset({Histology.DDLPS})
+    assert criterion.reads == ("ihc_mdm2", "ihc_cdk4", "fish_mdm2", "grade")
+    everyone = default_protocol().criterion("EXC-04")
+    assert (everyone.kind, everyone.applies_to) == ("exclusion", None)
+    assert everyone.reads == ("metastasis", "pet_ct_done")
+    with pytest.raises(KeyError):
+        default_protocol().criterion("INC-99")
