@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from natars_bot.local_api import LocalBotApi
+from natars_bot.protocol import default_protocol
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest
 
@@ -41,3 +42,19 @@ def pytest_runtest_makereport(
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where no test may skip: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_decisions() -> None:
+    """Every test evaluates afresh: the engine memoises each criterion's decisions by the facts
+    it reads, and a decision cached by an earlier test (or at collection) would hide a change
+    in the code that decides — mutation testing found mutants surviving that way."""
+    for criterion in default_protocol().criteria:
+        criterion.memo.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_health_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bots the tests start serve no /healthz on the fixed port 8090 (tests/test_health.py
+    turns it on, on a free port, where it is under test)."""
+    monkeypatch.setenv("NATARS_HEALTH_ENABLED", "false")

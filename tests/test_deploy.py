@@ -146,7 +146,7 @@ async def test_the_healthcheck_calls_the_health_endpoint(tmp_path: Path) -> None
     await (await Store.open(database)).close()
     monitor = health.Monitor(
         database,
-        health.HealthSettings(health_host="127.0.0.1", health_port=0),
+        health.HealthSettings(health_enabled=True, health_host="127.0.0.1", health_port=0),
     )
     await monitor.start()
     try:
