@@ -48,6 +48,7 @@ TESTS = (
     "tests/test_protocol_definition.py",
     "tests/test_protocol_loader.py",
     "tests/test_verdict.py",
+    "tests/test_eligibility_details.py",
     "tests/test_properties.py",
     "tests/test_referral_model.py",
     "tests/test_answers.py",
