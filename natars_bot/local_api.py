@@ -135,6 +135,7 @@ class LocalBotApi:
         self.calls: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)
         self.call_counts: Counter[str] = Counter()  # every call ever, by method
         self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.callback_users: dict[str, int] = {}  # query id → who pressed (the sandbox's toasts)
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.files: dict[str, bytes] = {}
         self._updates: list[dict[str, Any]] = []
@@ -277,6 +278,7 @@ class LocalBotApi:
     ) -> int:
         query_id = query_id or str(next(self._query_ids))
         self.callback_answers[query_id] = {}
+        self.callback_users[query_id] = int(user["id"])
         query = {
             "id": query_id,
             "from": user,

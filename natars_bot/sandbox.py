@@ -169,6 +169,18 @@ class Sandbox:
                     }
                     for name, chat_id in panels.items()
                 },
+                # What Telegram shows as a pop-up or toast over the chat (answerCallbackQuery
+                # with a text): "already answered", "please read the question first", votes.
+                "toasts": [
+                    {
+                        "id": query_id,
+                        "user_id": self.api.callback_users.get(query_id),
+                        "text": answer["text"],
+                        "alert": answer["show_alert"],
+                    }
+                    for query_id, answer in self.api.callback_answers.items()
+                    if answer.get("text")
+                ][-20:],
             }
         )
 

@@ -151,6 +151,8 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
             await page.select_option("#mdt-who", reviewer)
             await mdt.get_by_role("button", name="✅ Approve for enrolment").click()
             await page.wait_for_timeout(300)
+        # The bot's answer to a press shows as a toast, as Telegram shows it.
+        await page.locator("#toasts .toast", has_text="Recorded").first.wait_for()
         await mdt.get_by_text("Decision: ✅ Approved for enrolment").wait_for()
         await surgeon.get_by_text("MDT decision on NAT-2026-0001").wait_for()
 
@@ -212,6 +214,54 @@ async def test_a_double_click_in_the_page_answers_one_question(
             lambda: any("read the question" in a.get("text", "")
                         for a in running.api.callback_answers.values())
         )  # fmt: skip
+    store = await Store.open(running.database)
+    try:
+        draft = await store.draft_of(1001)
+    finally:
+        await store.close()
+    assert draft is not None
+    assert draft.state.answers == {"screening_number": "S-1", "age_years": 62, "sex": "female"}
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium here: apt-get install chromium (.ci/run does)"
+)
+async def test_a_double_click_in_a_browser_answers_one_question(
+    sandbox: tuple[Sandbox, str],
+) -> None:
+    """On a phone-sized page, a double click on an answer button: one answer stored, and the
+    second click's alert shown as a toast."""
+    playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is a dev extra")
+    running, url = sandbox
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        page.set_default_timeout(15_000)
+        await page.goto(url)
+        surgeon = page.locator("#surgeon")
+        for text, expect in (
+            ("/new", "Screening number"),
+            ("S-1", "Patient's age"),
+            ("62", "Sex?"),
+        ):
+            await surgeon.locator("input").fill(text)
+            await surgeon.locator("form button").click()
+            await surgeon.locator(".msg:not(.mine)").last.get_by_text(expect).wait_for()
+        await asyncio.sleep(1.1)  # read the question
+        await (
+            surgeon.locator(".msg").last.get_by_role("button", name="Female", exact=True).dblclick()
+        )
+        await surgeon.get_by_text("Histology").last.wait_for()
+        await page.locator("#toasts .toast").first.wait_for()
+        shown = await page.locator("#toasts .toast").all_inner_texts()
+        assert any("Already answered" in t or "read the question" in t for t in shown), shown
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "sandbox-double-click.png"))
+        await browser.close()
     store = await Store.open(running.database)
     try:
         draft = await store.draft_of(1001)
