@@ -525,7 +525,9 @@ _NOT_A_FIELD = re.compile(r"FieldCondition|AllOf|AnyOf|function-[a-z]+\[.*\]")
 
 def _describe(error: Any) -> str:
     loc = error["loc"]
-    parts = loc[2:] if loc[:1] == ("criteria",) else loc
+    # "criteria.3.…": the criterion is named before the message; "criteria" alone stays.
+    in_criterion = len(loc) >= 2 and loc[0] == "criteria" and isinstance(loc[1], int)
+    parts = loc[2:] if in_criterion else loc
     path = ".".join(str(p) for p in parts if not _NOT_A_FIELD.fullmatch(str(p)))
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{path}: {message}" if path else message

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from natars_bot.errors import ProtocolError
-from natars_bot.protocol import default_protocol, parse_protocol
+from natars_bot.protocol import default_protocol, load_protocol, parse_protocol
 from natars_bot.referral import Histology
 
 from .test_protocol_definition import SHIPPED, _drop, _rule, _set, _without
@@ -117,3 +117,50 @@ def test_a_criterion_is_compiled_as_written() -> None:
     assert everyone.reads == ("metastasis", "pet_ct_done")
     with pytest.raises(KeyError):
         default_protocol().criterion("INC-99")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["criteria"][3].pop("id"), "criterion #4: id: Field required"),
+        (
+            lambda d: d["criteria"].__setitem__(3, "just text"),
+            "criterion #4: Input should be a valid dictionary or instance of CriterionDef",
+        ),
+        (
+            lambda d: d["criteria"][0].__setitem__("id", 7),
+            "criterion #1: id: Input should be a valid string",
+        ),
+        (lambda d: d.__setitem__("criteria", "x"), "criteria: Input should be a valid list"),
+        (lambda d: d.__setitem__("version", 3), "version: Input should be a valid string"),
+    ],
+)  # fmt: skip
+def test_a_criterion_without_an_id_is_named_by_its_place(change: Any, message: str) -> None:
+    data = copy.deepcopy(SHIPPED)
+    change(data)
+    with pytest.raises(ProtocolError) as raised:
+        parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    assert str(raised.value) == f"trial.yaml: {message}"
+
+
+def test_a_file_is_named_by_its_name(tmp_path: Any) -> None:
+    """load_protocol names the file (not its whole path) and reads it as UTF-8."""
+    data = copy.deepcopy(SHIPPED)
+    data["criteria"][0]["summary"]["zh"] = "病理证实 ✓"
+    good = tmp_path / "revised.yaml"
+    good.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert load_protocol(good).criterion("INC-01").summary_in("zh") == "病理证实 ✓"
+    data["criteria"][0].pop("wording")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProtocolError) as raised:
+        load_protocol(broken)
+    assert str(raised.value) == "broken.yaml: criterion INC-01: wording: Field required"
+
+
+def test_texts_fall_back_to_english_and_unknown_ids_are_named() -> None:
+    criterion = default_protocol().criterion("INC-01")
+    assert criterion.summary_in("fr") == criterion.summary
+    with pytest.raises(KeyError) as raised:
+        default_protocol().criterion("INC-99")
+    assert raised.value.args == ("INC-99",)
