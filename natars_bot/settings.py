@@ -8,6 +8,9 @@
     NATARS_MDT_LANGUAGE     language of the MDT summaries (default en)
     NATARS_APPROVALS_NEEDED / NATARS_DECLINES_NEEDED   the quorum (default 2 / 2)
     NATARS_REMINDER_HOURS   re-announce undecided cases after this long (default 48)
+    NATARS_UNCERTAIN_REPOST_SECONDS  a summary that may not have arrived (a timeout or a lost
+                            connection after sending) and has no press under it is posted
+                            again after this long (default 180)
     NATARS_READ_DELAY_SECONDS  a press this soon after its screen appeared is refused as a
                             double tap (default 1)
 
@@ -48,6 +51,11 @@ class Settings(BaseSettings):
     reminder_check_seconds: float = Field(default=60.0, gt=0)
     outbox_interval_seconds: float = Field(default=5.0, gt=0)
     request_timeout_seconds: float = Field(default=10.0, gt=0)
+    uncertain_repost_seconds: float = Field(
+        default=180.0,
+        ge=0,
+        description="re-post a summary that may not have arrived, with no press under it, after",
+    )
     read_delay_seconds: float = Field(
         default=1.0, ge=0, description="presses sooner than this after their screen are refused"
     )

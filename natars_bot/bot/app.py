@@ -35,7 +35,7 @@ from ..store import Store
 from ..wording import Wording, default_wording
 from . import coordinators, mdt, presses, triage
 from .callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
-from .delivery import retry_delay, schedule
+from .delivery import reconcile_interrupted, retry_delay, schedule
 from .services import BotContext, Services
 from .updates import PerChatUpdateProcessor
 
@@ -177,6 +177,8 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     await store.forget_handled(store.clock() - timedelta(days=2))
     if settings.mdt_chat_id is None:
         log.warning("NATARS_MDT_CHAT_ID is not set: submissions wait in the outbox until it is")
+    # Posts whose call began before the last stop may have reached Telegram: never blindly.
+    await reconcile_interrupted(application)
     schedule(application, settings.outbox_interval_seconds, settings.reminder_check_seconds)
     for language in flow.languages:
         commands = [

@@ -3,9 +3,13 @@
 Delivery rules, for messages that matter (MDT summaries, tally edits, decisions, reminders):
 - RetryAfter (429): wait as long as Telegram says, and pause the whole outbox meanwhile;
 - connection failures, connect timeouts and 5xx: retry with exponential backoff (up to a minute);
-- a read timeout on a *post*: it may have arrived, so it is marked `uncertain` and never posted
-  again blindly (the reminder re-posts an undecided case whose summary never got a message id);
+- a read timeout, or a connection lost once the request was sent, on a *post*: it may have
+  arrived, so it is marked `uncertain` and never sent again as it is. A summary is re-posted
+  after NATARS_UNCERTAIN_REPOST_SECONDS, saying so, unless a press under the first copy showed
+  it arrived; a private notice is retried (a duplicate is harmless, a missing decision is not);
   an *edit* is simply retried, since editing twice changes nothing;
+- a post is marked as being sent (committed) before its call: after a crash such a row is
+  reconciled as uncertain at start-up (reconcile_interrupted), never posted again blindly;
 - ChatMigrated (the MDT group became a supergroup): the new chat id is stored and audited,
   the admins told, undecided summaries re-posted there, and the row retried at once;
 - a refusal (400/403), or MAX_ATTEMPTS failed tries, marks the row failed and tells the admins;
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -33,6 +38,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
+from ..settings import Settings
 from ..store import OutboxRow, Outgoing, SubmissionRow
 from .cases import previous_submission, surgeon_name
 from .mdt_screens import compose_reminder, compose_summary, compose_tally
@@ -42,6 +48,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "flush_outbox",
     "kick",
+    "reconcile_interrupted",
     "retry_delay",
     "schedule",
     "send_reminders",
@@ -100,6 +107,10 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
         await store.outbox_retry(row, MAX_BACKOFF, "NATARS_MDT_CHAT_ID is not set", count=False)
         return True
     summary = await store.summary_message(row.submission_id) if row.submission_id else None
+    if summary is not None and _summary_post(row):
+        # A re-post whose first copy turned up meanwhile (a press under it told us its id).
+        await store.outbox_superseded(row)
+        return True
     try:
         await _send(context, services, row, chat_id, summary)
         return True
@@ -126,10 +137,16 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
         if _before_sending(exc) or row.kind == "tally":
             await _retry_or_fail(services, row, f"timed out: {exc}")
             return False
-        log.warning("message %d timed out after sending: it may have arrived; not resent", row.id)
-        await store.outbox_give_up(row, "uncertain", f"read timeout: {exc}")
+        log.warning("message %d timed out after sending: it may have arrived", row.id)
+        await _uncertain(services, row, f"read timeout: {exc}", _repost_after(context))
         return True
     except NetworkError as exc:  # connection refused, 5xx, …: the link, not this row
+        if _after_sending(exc) and row.kind != "tally":
+            log.warning("message %d: connection lost after sending; it may have arrived", row.id)
+            await _uncertain(
+                services, row, f"connection lost: {exc.message}", _repost_after(context)
+            )
+            return True
         log.info("message %d not delivered yet (%s); retrying", row.id, exc.message)
         await _retry_or_fail(services, row, exc.message)
         return False
@@ -161,10 +178,60 @@ async def _send(
     reply = None
     if row.reply_to_summary and summary is not None:
         reply = ReplyParameters(summary[1], allow_sending_without_reply=True)
+    # Committed before the call: if the bot dies during it, the restart knows that this post
+    # may have reached Telegram (reconcile_interrupted).
+    await store.outbox_sending(row)
     message = await context.bot.send_message(
         chat_id, row.text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=reply
     )
     await store.outbox_sent(row, chat_id, message.message_id)
+
+
+def _repost_after(context: ContextTypes.DEFAULT_TYPE) -> float:
+    settings: Settings = context.bot_data["settings"]
+    return settings.uncertain_repost_seconds
+
+
+def _summary_post(row: OutboxRow) -> bool:
+    """Whether a row posts (part of) a summary: the summary itself, or a leading part (an MDT
+    message of a submission that is no reply to the summary)."""
+    return row.kind == "summary" or (
+        row.kind == "message"
+        and row.chat_id is None
+        and row.submission_id is not None
+        and not row.reply_to_summary
+    )
+
+
+async def _uncertain(services: Services, row: OutboxRow, error: str, repost_after: float) -> None:
+    """A post that may have arrived. A private notice is simply sent again (a duplicate is
+    harmless, a missing decision is not). A summary is posted again after a few minutes,
+    saying so, unless a press under the first copy shows it arrived; presses under a copy
+    that is not the live one are refused and that copy retired (mdt.on_vote). Other MDT
+    messages (a summary's leading part, a reminder) are left: the summary's row decides."""
+    store = services.store
+    if row.chat_id is not None:
+        await store.outbox_retry(row, _backoff(row), error)
+        return
+    repost: list[Outgoing] = []
+    if row.kind == "summary" and row.submission_id is not None:
+        submission = await store.submission(row.submission_id)
+        repost = await summary_again(services, submission, reposted=True)
+    await store.outbox_uncertain(row, error, repost=repost, delay=repost_after)
+
+
+async def reconcile_interrupted(application: Application) -> None:  # type: ignore[type-arg]
+    """At start-up: rows whose call began before the bot stopped are uncertain, not pending
+    (they may have reached Telegram); an edit is simply done again."""
+    services: Services = application.bot_data["services"]
+    settings: Settings = application.bot_data["settings"]
+    for row in await services.store.interrupted_sends():
+        if row.kind == "tally":
+            await services.store.outbox_retry(row, 0.0, "interrupted", count=False)
+        else:
+            log.warning("message %d was being sent when the bot stopped: uncertain", row.id)
+            error = "interrupted: the bot stopped during the call"
+            await _uncertain(services, row, error, settings.uncertain_repost_seconds)
 
 
 async def _retry_or_fail(services: Services, row: OutboxRow, error: str) -> None:
@@ -213,12 +280,18 @@ async def _migrated(services: Services, row: OutboxRow, old: int, new: int) -> N
     await store.outbox_retry(row, 0.0, f"chat moved to {new}", count=False)
 
 
-async def summary_again(services: Services, submission: SubmissionRow) -> list[Outgoing]:
-    """A submission's summary as a new post, its tally as it stands now following it."""
+async def summary_again(
+    services: Services, submission: SubmissionRow, *, reposted: bool = False
+) -> list[Outgoing]:
+    """A submission's summary as a new post, its tally as it stands now following it;
+    `reposted` opens it with a line saying the first copy may not have arrived."""
     store = services.store
     previous = await previous_submission(store, submission)
     surgeon = await surgeon_name(store, submission.surgeon_id)
     outgoing = compose_summary(services, submission, previous, surgeon)
+    if reposted:
+        note = services.wording.text(services.mdt_language, "summary_reposted")
+        outgoing[0] = replace(outgoing[0], text=f"{note}\n\n{outgoing[0].text}")
     ballots = await store.ballots(submission.id)
     discounted = await store.discounted_ballots(submission.id)
     if ballots or discounted:
@@ -247,6 +320,13 @@ def _before_sending(exc: TimedOut) -> bool:
     """Whether a timeout happened before the request could have reached Telegram."""
     cause = exc.__cause__
     return isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _after_sending(exc: NetworkError) -> bool:
+    """Whether a connection failure came once the request was (perhaps wholly) sent: the
+    server may have processed it, as after a read timeout."""
+    cause = exc.__cause__
+    return isinstance(cause, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
 
 
 def _backoff(row: OutboxRow) -> float:

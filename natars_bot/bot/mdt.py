@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from markupsafe import Markup
 from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
 from ..authority import Refusal, VoteFacts, vote_refusal
 from ..errors import StoreError
@@ -55,11 +56,14 @@ async def on_vote(update: Update, context: BotContext) -> None:
     except StoreError:
         submission = None
     message = query.message if isinstance(query.message, Message) else None
-    refusal = vote_refusal(await _facts(services, roles, submission, message, query.data, user.id))
+    facts = await _facts(services, roles, submission, message, query.data, user.id)
+    refusal = vote_refusal(facts)
     if refusal is not None or submission is None:  # no submission is refused as decided
         await _refuse(
             services, query, user.id, roles, refusal or Refusal.decided, submission, press
         )
+        if refusal is Refusal.wrong_message and facts.carries_button and submission is not None:
+            await _retire(context, message, submission)
         return
     if message is not None and submission.mdt_message_id is None:
         # A post that timed out may still have arrived: a press under it tells us its id.
@@ -133,6 +137,23 @@ async def _refuse(
     await query.answer(
         str(services.wording.text(services.mdt_language, _REFUSAL_TEXT[refusal])), show_alert=True
     )
+
+
+async def _retire(context: BotContext, message: Message | None, submission: SubmissionRow) -> None:
+    """A copy of a summary that is not the live one (a re-post after an uncertain post made it
+    redundant), pressed: its buttons go and it points to the live copy. Best effort: the
+    press is refused either way, and a copy that cannot be edited changes no vote."""
+    if message is None:
+        return
+    text = context.services.wording.text(
+        context.services.mdt_language, "summary_retired", referral=submission.public_id
+    )
+    try:
+        await context.bot.edit_message_text(
+            str(text), message.chat.id, message.message_id, parse_mode=ParseMode.HTML
+        )
+    except TelegramError as exc:
+        log.info("could not retire an old copy of %s: %s", submission.public_id, exc)
 
 
 _REFUSAL_TEXT = {

@@ -14,6 +14,17 @@ from .rows import OutboxRow, Outgoing
 __all__ = ["OutboxMixin"]
 
 
+_OUTBOX_COLUMNS = (
+    "id, kind, chat_id, text, markup, submission_id, reply_to_summary, status, attempts"
+)
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, r[5], bool(r[6]), r[7], r[8]
+    )
+
+
 class OutboxMixin(StoreBase):
     """Enqueue inside a transaction; the worker reads due rows and marks what happened."""
 
@@ -22,9 +33,12 @@ class OutboxMixin(StoreBase):
         moment = self._clock().astimezone(UTC) + timedelta(seconds=delay)
         return moment.isoformat(timespec="milliseconds")
 
-    async def _enqueue(self, items: Sequence[Outgoing], submission_id: int | None) -> None:
-        """Add messages to the outbox; call inside a transaction."""
+    async def _enqueue(
+        self, items: Sequence[Outgoing], submission_id: int | None, *, delay: float = 0.0
+    ) -> None:
+        """Add messages to the outbox, due after `delay` seconds; call inside a transaction."""
         at = self._instant()
+        due = self._instant(delay)
         for item in items:
             if item.kind == "tally" and submission_id is not None:
                 # Only the newest tally matters: older unsent edits of the summary are dropped.
@@ -43,7 +57,7 @@ class OutboxMixin(StoreBase):
                     json.dumps(item.markup) if item.markup is not None else None,
                     submission_id,
                     int(item.reply_to_summary),
-                    at,
+                    due,
                     at,
                 ),
             )
@@ -51,25 +65,11 @@ class OutboxMixin(StoreBase):
     async def due_outbox(self, limit: int = 50) -> list[OutboxRow]:
         """Pending messages whose time has come, oldest first. This is a read-only operation."""
         rows = await self._all(
-            "SELECT id, kind, chat_id, text, markup, submission_id, reply_to_summary, status,"
-            " attempts FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY id LIMIT ?",
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending'"
+            " AND next_attempt_at <= ? ORDER BY id LIMIT ?",
             (self._instant(), limit),
         )
-        return [
-            OutboxRow(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                json.loads(r[4]) if r[4] else None,
-                r[5],
-                bool(r[6]),
-                r[7],
-                r[8],
-            )
-            for r in rows
-        ]
+        return [_outbox_row(r) for r in rows]
 
     async def outbox_counts(self) -> dict[str, int]:
         """Outbox rows per status. This is a read-only operation."""
@@ -101,7 +101,7 @@ class OutboxMixin(StoreBase):
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
+                " attempts = attempts + 1, sending_at = NULL WHERE id = ?",
                 (message_id, self.now(), row.id),
             )
             if row.kind == "summary" and row.submission_id is not None and message_id is not None:
@@ -121,8 +121,8 @@ class OutboxMixin(StoreBase):
         due = self._instant(delay)
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ?,"
+                " sending_at = NULL WHERE id = ?",
                 (int(count), due, error[:500], row.id),
             )
 
@@ -132,8 +132,8 @@ class OutboxMixin(StoreBase):
         """Stop trying: `uncertain` (a read timeout: it may have arrived) or `failed` (refused)."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+                " sending_at = NULL WHERE id = ?",
                 (status, error[:500], row.id),
             )
             if row.kind == "summary" and row.submission_id is not None:
@@ -141,13 +141,56 @@ class OutboxMixin(StoreBase):
                     row.submission_id, f"summary_{status}", {"error": error[:200]}
                 )
 
+    async def outbox_sending(self, row: OutboxRow) -> None:
+        """Note, committed before the Bot API call, that the row is being sent: after a crash
+        a row still so marked may have reached Telegram (`interrupted_sends`)."""
+        async with self._transaction(record=False) as db:
+            await db.execute(
+                "UPDATE outbox SET sending_at = ? WHERE id = ?", (self._instant(), row.id)
+            )
+
+    async def interrupted_sends(self) -> list[OutboxRow]:
+        """Rows whose call began and whose outcome was never recorded (the bot died in
+        between), oldest first. This is a read-only operation."""
+        rows = await self._all(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending'"
+            " AND sending_at IS NOT NULL ORDER BY id"
+        )
+        return [_outbox_row(r) for r in rows]
+
+    async def outbox_superseded(self, row: OutboxRow) -> None:
+        """A row made redundant before it was sent (a re-post whose first copy turned up)."""
+        async with self._transaction(record=False) as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'superseded', sending_at = NULL WHERE id = ?",
+                (row.id,),
+            )
+
+    async def outbox_uncertain(
+        self, row: OutboxRow, error: str, *, repost: Sequence[Outgoing], delay: float
+    ) -> None:
+        """A post that may or may not have arrived: marked uncertain (never sent again as it
+        is), audited, and `repost` queued due after `delay` seconds — the worker drops it if a
+        press under the first copy told us its id meanwhile."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'uncertain', attempts = attempts + 1,"
+                " last_error = ?, sending_at = NULL WHERE id = ?",
+                (error[:500], row.id),
+            )
+            if row.kind == "summary" and row.submission_id is not None:
+                await self._audit_summary(
+                    row.submission_id, "summary_uncertain", {"error": error[:200]}
+                )
+            await self._enqueue(repost, row.submission_id, delay=delay)
+
     async def outbox_failed(self, row: OutboxRow, error: str, alerts: Sequence[Outgoing]) -> None:
         """Give up on a row that cannot be delivered, and queue `alerts` (to the admins) with it,
         so that a failed message is never silent and never holds up the rows after it."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?"
-                " WHERE id = ?",
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                " sending_at = NULL WHERE id = ?",
                 (error[:500], row.id),
             )
             await self._audit(

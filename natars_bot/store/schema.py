@@ -139,4 +139,10 @@ MIGRATIONS: tuple[str, ...] = (
         suppressed INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 4: when an outbox row's Bot API call began (committed before the call, cleared with its
+    # outcome): a row still marked after a crash may have reached Telegram, and is reconciled
+    # as uncertain instead of being sent again blindly.
+    """
+    ALTER TABLE outbox ADD COLUMN sending_at TEXT;
+    """,
 )
