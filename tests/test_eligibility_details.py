@@ -6,11 +6,16 @@ tests let survive (issue #19)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+import yaml
 
-from natars_bot.eligibility import Outcome
+from natars_bot.eligibility import Outcome, evaluate
+from natars_bot.protocol import parse_protocol
 
-from .helpers import assess
+from .helpers import assess, referral
+from .test_protocol_definition import SHIPPED
 
 
 @pytest.mark.parametrize(
@@ -81,3 +86,30 @@ def test_an_unknown_criterion_id_is_named() -> None:
     with pytest.raises(KeyError) as raised:
         assess("UPS").result("INC-99")
     assert raised.value.args == ("INC-99",)
+
+
+def test_the_derived_sft_facts_are_there_for_a_protocol_revision() -> None:
+    """The shipped criteria decide on the score's range; the other derived facts (the parts'
+    range, the exact score and its category) are documented for revisions to use: a revised
+    INC-07 that warns with all of them gets the right values."""
+    data = copy.deepcopy(SHIPPED)
+    inc07 = next(c for c in data["criteria"] if c["id"] == "INC-07")
+    text = "{sft_score} {sft_category} {sft_parts_min} {sft_parts_max}"
+    inc07.setdefault("warn", []).append(
+        {
+            "when": {
+                "all": [
+                    {"field": "sft_score", "ge": 0},
+                    {"field": "sft_parts_min", "ge": 0},
+                    {"field": "sft_parts_max", "ge": 0},
+                ]
+            },
+            "reason": {"en": text, "zh": text},
+            "kind": "recommended",
+        }
+    )
+    revised = parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="revised.yaml")
+    warned = evaluate(referral("SFT"), revised).warnings
+    assert [w.text for w in warned if w.id == "INC-07"] == ["6 high risk 6 6"]
+    open_range = evaluate(referral("SFT", sft_mitoses_per_2mm2=None), revised).warnings
+    assert [w for w in open_range if w.id == "INC-07"] == []  # no exact score: no sft_score
