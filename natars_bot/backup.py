@@ -4,6 +4,10 @@
 while they run. A backup may be taken at any time — the backup API copies a consistent
 snapshot even while the bot writes — but a restore never replaces a live database, forced or
 not. Backups are created 0600 (files.py).
+
+Each backup writes its trail's anchor beside it (`<backup>.anchor`) and beside the database
+(`<database>.anchor`, the last anchor known for it); a restore refuses a backup whose trail does
+not extend that anchor unless forced — going back to it would lose audit rows.
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .audit import verify_chain
+from .audit import Anchor, AuditTuple, head, parse_anchor, verify_anchor, verify_chain
 from .errors import StoreError
-from .files import PRIVATE, private_database
+from .files import PRIVATE, open_private, private_database
 
-__all__ = ["LiveLock", "backup", "is_live", "restore"]
+__all__ = [
+    "LiveLock",
+    "anchor_path",
+    "backup",
+    "is_live",
+    "read_anchor",
+    "restore",
+    "write_anchor",
+]
 
 
 class LiveLock:
@@ -62,8 +74,35 @@ def is_live(database: Path) -> bool:
     return False
 
 
+def anchor_path(database: Path) -> Path:
+    """Where the last anchor known for a database (or a backup) is kept: beside it."""
+    return Path(f"{database}.anchor")
+
+
+def read_anchor(database: Path) -> Anchor | None:
+    """The anchor kept beside a database, if any; StoreError if it cannot be read."""
+    path = anchor_path(database)
+    if not path.exists():
+        return None
+    try:
+        return parse_anchor(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StoreError(f"{path}: {exc}") from exc
+
+
+def write_anchor(database: Path, anchor: Anchor) -> Path:
+    """Keep `anchor` beside `database` (0600), replacing the one there."""
+    path = anchor_path(database)
+    with open_private(path) as file:
+        file.write(anchor.to_json().encode("utf-8"))
+    return path
+
+
 def backup(database: Path, target: Path, *, force: bool = False) -> int:
-    """Copy a consistent snapshot of `database` to `target`; returns the audit rows copied."""
+    """Copy a consistent snapshot of `database` to `target`; returns the audit rows copied.
+
+    The copy's anchor (its trail's head) is written beside it and beside the database: the
+    last anchor a later restore must not fall behind."""
     if not database.exists():
         raise StoreError(f"no database at {database}")
     if target.exists() and not force:
@@ -75,10 +114,16 @@ def backup(database: Path, target: Path, *, force: bool = False) -> int:
     try:
         with destination:
             source.backup(destination)
-        return _check(destination, target)
+        rows = _check(destination, target)
     finally:
         source.close()
         destination.close()
+    anchor = head(rows)
+    write_anchor(target, anchor)
+    known = read_anchor(database)
+    if known is None or known.rows <= anchor.rows:
+        write_anchor(database, anchor)
+    return len(rows)
 
 
 def restore(source: Path, database: Path, *, force: bool = False) -> int:
@@ -94,6 +139,13 @@ def restore(source: Path, database: Path, *, force: bool = False) -> int:
     backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         rows = _check(backup_db, source)
+        known = read_anchor(database)
+        behind = verify_anchor(rows, known) if known is not None else None
+        if behind is not None and not force:
+            raise StoreError(
+                f"{source} does not extend the last anchor of {database} ({known}): "
+                f"{behind.reason}; restoring it would lose audit rows (--force to restore anyway)"
+            )
         target = sqlite3.connect(private_database(database))
         try:
             with target:
@@ -102,10 +154,11 @@ def restore(source: Path, database: Path, *, force: bool = False) -> int:
             target.close()
     finally:
         backup_db.close()
-    return rows
+    write_anchor(database, head(rows))  # what the database now holds is the new baseline
+    return len(rows)
 
 
-def _check(connection: sqlite3.Connection, path: Path) -> int:
+def _check(connection: sqlite3.Connection, path: Path) -> list[AuditTuple]:
     """A copy is usable: a natars-bot schema whose audit chain verifies."""
     try:
         rows = connection.execute(
@@ -116,4 +169,4 @@ def _check(connection: sqlite3.Connection, path: Path) -> int:
     broken = verify_chain(rows)
     if broken is not None:
         raise StoreError(f"{path}: audit trail broken at row {broken.row_id}: {broken.reason}")
-    return len(rows)
+    return [tuple(row) for row in rows]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .audit import verify_chain
+from .audit import Anchor, head, parse_anchor, verify_anchor, verify_chain
 from .batch import check_lines
 from .checking import InputShape, assessment_json, detect_shape, numbered_lines, read_referrals
 from .eligibility import evaluate
@@ -23,6 +23,7 @@ from .files import open_private, private_database
 from .logs import configure_logging
 from .protocol import Protocol, default_protocol, load_protocol
 from .referral import referral_json_schema
+from .replay import TrailRow, reconcile
 from .settings import load_settings
 from .store import ROLES, Store
 
@@ -149,16 +150,30 @@ def _add_record_commands(commands: Any) -> None:
     )
     restore.add_argument("path", type=Path, metavar="PATH", help="the backup file to restore")
     restore.add_argument(
-        "--force", action="store_true", help="restore even though a bot is using the database"
+        "--force",
+        action="store_true",
+        help="restore a backup older than the database's last anchor (never while a bot runs)",
     )
     restore.set_defaults(handler=_restore)
 
     audit = commands.add_parser("audit", help="check or read the audit trail")
     audit_commands = audit.add_subparsers(title="audit commands", required=True, metavar="ACTION")
     verify = audit_commands.add_parser(
-        "verify", help="check the whole hash chain; exit 1 naming the first broken row"
+        "verify",
+        help="check the hash chain, the anchor and the tables against the trail; exit 1 naming"
+        " what changed",
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="ROWS:HASH|FILE",
+        help="the head `audit head` printed (or an anchor file); default: <database>.anchor",
     )
     verify.set_defaults(handler=_audit_verify)
+    audit_head = audit_commands.add_parser(
+        "head", help="print the trail's head (ROWS:HASH), to keep where the database is not"
+    )
+    audit_head.add_argument("--output", type=Path, help="also write it to this anchor file")
+    audit_head.set_defaults(handler=_audit_head)
     show = audit_commands.add_parser("show", help="print one referral's history")
     show.add_argument("referral", metavar="REFERRAL_ID", help="e.g. NAT-2026-0007")
     show.set_defaults(handler=_audit_show)
@@ -417,21 +432,61 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    """Check the audit hash chain. This is a read-only operation."""
+    """Check the hash chain, that the trail extends the anchor, and that the state tables say
+    what the trail does. This is a read-only operation."""
+    from .backup import anchor_path, read_anchor  # noqa: PLC0415
+
+    database = load_settings().database
+    if args.anchor is None:
+        anchor, source = read_anchor(database), str(anchor_path(database))
+    else:
+        anchor, source = _anchor_argument(args.anchor), args.anchor
 
     async def verify(store: Store) -> int:
         rows = await store.audit_chain()
+        problems = []
         broken = verify_chain(rows)
+        if broken is None and anchor is not None:
+            broken = verify_anchor(rows, anchor)
         if broken is not None:
-            print(
-                f"natars-bot: audit trail broken at row {broken.row_id}: {broken.reason}",
-                file=sys.stderr,
-            )
+            problems.append(f"audit trail broken at row {broken.row_id}: {broken.reason}")
+        trail = [
+            TrailRow(r.actor, r.action, r.referral, r.detail) for r in await store.audit_rows()
+        ]
+        problems += reconcile(trail, await store.recorded_state())
+        for problem in problems:
+            print(f"natars-bot: {problem}", file=sys.stderr)
+        if problems:
             return EXIT_BROKEN
-        print(f"audit trail intact: {len(rows)} rows")
+        checked = f", extends the anchor {anchor} ({source})" if anchor else ", no anchor"
+        print(f"audit trail intact: {len(rows)} rows{checked}; the tables agree with it")
         return EXIT_OK
 
     return asyncio.run(_with_store(verify))
+
+
+def _anchor_argument(text: str) -> Anchor:
+    """--anchor: ROWS:HASH, or the path of an anchor file."""
+    path = Path(text)
+    try:
+        return parse_anchor(path.read_text(encoding="utf-8") if path.is_file() else text)
+    except ValueError as exc:
+        raise InputError(f"--anchor {text}: {exc}") from exc
+
+
+def _audit_head(args: argparse.Namespace) -> int:
+    """Print the trail's head; with --output, write it as an anchor file (0600). This reads
+    the database only."""
+
+    async def show(store: Store) -> int:
+        anchor = head(await store.audit_chain())
+        if args.output is not None:
+            with open_private(args.output) as file:
+                file.write(anchor.to_json().encode("utf-8"))
+        print(anchor)
+        return EXIT_OK
+
+    return asyncio.run(_with_store(show))
 
 
 def _audit_show(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from ..dialogue import DialogueState, shown
 from ..errors import StoreError
 from ..mdt import Ballot, Decision, Vote
+from ..replay import StateRows, answers_digest
 from .outbox import OutboxMixin
 from .referrals import ReferralsMixin
 from .rows import Outgoing, ReferralRow, SubmissionRow
@@ -82,9 +83,45 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
                 "referral_submitted",
                 referral.public_id,
                 {"version": referral.version, "verdict": verdict, "failed": list(failed),
-                 "unknown": list(unknown), "protocol": protocol},
+                 "unknown": list(unknown), "protocol": protocol,
+                 # what `audit verify` compares the stored answers with
+                 "answers": answers_digest(referral.state.answers)},
             )  # fmt: skip
         return await self.submission(submission_id)
+
+    async def recorded_state(self) -> StateRows:
+        """The MDT record as the tables hold it, for replay.reconcile. This is a read-only
+        operation."""
+        submissions = {
+            (str(r[0]), int(r[1])): answers_digest(DialogueState.model_validate_json(r[2]).answers)
+            for r in await self._all(f"SELECT r.public_id, s.version, s.state{_FROM}")
+        }
+        votes = {
+            (str(r[0]), int(r[1]), int(r[2])): (str(r[3]), r[4])
+            for r in await self._all(
+                "SELECT r.public_id, s.version, v.reviewer_id, v.vote, v.reason FROM votes v"
+                " JOIN submissions s ON s.id = v.submission_id"
+                " JOIN referrals r ON r.id = s.referral_id"
+            )
+        }
+        decisions = {
+            (str(r[0]), int(r[1])): str(r[2])
+            for r in await self._all(
+                f"SELECT r.public_id, s.version, s.decision{_FROM} WHERE s.decision IS NOT NULL"
+            )
+        }
+        statuses = {
+            str(r[0]): str(r[1]) for r in await self._all("SELECT public_id, status FROM referrals")
+        }
+        users = await self._one("SELECT COUNT(*) FROM users")
+        return StateRows(
+            submissions=submissions,
+            votes=votes,
+            decisions=decisions,
+            statuses=statuses,
+            referrals=len(statuses),
+            users=int(users[0]) if users else 0,
+        )
 
     async def submission(self, submission_id: int) -> SubmissionRow:
         """A submission by id; StoreError if there is none."""
