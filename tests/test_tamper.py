@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from natars_bot.audit import GENESIS_HASH, audit_hash
+from natars_bot.audit import GENESIS_HASH, audit_hash, parse_anchor
 from natars_bot.backup import backup, restore
 from natars_bot.cli import main
 from natars_bot.errors import StoreError
 
 from .harness import BotUnderTest
 from .test_e2e_mdt import APPROVE, REVIEWER_3, _team, settled, submit, vote
+
+ADMIN = 7001
 
 
 def _rechain(db: sqlite3.Connection) -> None:
@@ -191,3 +194,31 @@ async def test_restore_refuses_a_backup_behind_the_last_anchor(
     assert await asyncio.to_thread(lambda: restore(old, copy, force=True)) > 0
     status, output = await _verify(capsys)
     assert status == 0, output  # the forced restore is the new baseline
+
+
+async def test_each_decision_publishes_the_head_to_the_admins(
+    bot: BotUnderTest, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision sends the admin the trail's head and keeps it beside the database (0600);
+    that head then catches a truncation made after it."""
+    surgeon, chen, liu = await _team(bot)
+    await bot.register(ADMIN, role="admin")
+    bot.server.private_chat(bot.person(ADMIN, "Admin").user)
+    await submit(bot, surgeon)
+    await vote(bot, chen, APPROVE)
+    await vote(bot, liu, APPROVE)
+    await settled(bot, lambda: bool(bot.server.bot_messages(ADMIN)))
+    [notice] = bot.server.bot_messages(ADMIN)
+    assert "audit trail head (after an MDT decision)" in notice["text"]
+    anchor = notice["text"].split("): ", 1)[1].split(".", 1)[0]
+    sidecar = Path(f"{bot.database}.anchor")
+    assert parse_anchor(sidecar.read_text()) == parse_anchor(anchor)
+    assert stat.S_IMODE(sidecar.stat().st_mode) == 0o600
+    await bot.stop()
+    monkeypatch.setenv("NATARS_DATABASE", str(bot.database))
+    status, output = await _verify(capsys, "--anchor", anchor)
+    assert status == 0, output
+    with sqlite3.connect(bot.database) as db:
+        db.execute("DELETE FROM audit WHERE id > (SELECT MAX(id) - 3 FROM audit)")
+    status, output = await _verify(capsys, "--anchor", anchor)
+    assert status == 1 and "fewer than the" in output

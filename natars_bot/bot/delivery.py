@@ -1,4 +1,5 @@
-"""Reliable delivery: the outbox worker and the reminder job (python-telegram-bot's JobQueue).
+"""Reliable delivery: the outbox worker, the reminder job and the audit head's daily
+publication (python-telegram-bot's JobQueue).
 
 Delivery rules, for messages that matter (MDT summaries, tally edits, decisions, reminders):
 - RetryAfter (429): wait as long as Telegram says, and pause the whole outbox meanwhile;
@@ -38,6 +39,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
+from ..backup import write_anchor
 from ..settings import Settings
 from ..store import OutboxRow, Outgoing, SubmissionRow
 from .cases import previous_submission, surgeon_name
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "flush_outbox",
     "kick",
+    "publish_head",
     "reconcile_interrupted",
     "retry_delay",
     "schedule",
@@ -74,6 +77,8 @@ def schedule(
         raise RuntimeError("python-telegram-bot's job-queue extra is not installed")
     queue.run_repeating(flush_outbox, interval=outbox_interval, first=0, name="outbox")
     queue.run_repeating(send_reminders, interval=reminder_interval, first=1, name="reminders")
+    day = 24 * 3600.0
+    queue.run_repeating(_publish_daily, interval=day, first=day, name="audit-head")
 
 
 def kick(context: BotContext) -> None:
@@ -305,6 +310,33 @@ async def summary_again(
 
 def _to(chat_id: int, text: str) -> Outgoing:
     return Outgoing(kind="message", text=text, chat_id=chat_id)
+
+
+async def publish_head(services: Services, occasion: str) -> None:
+    """Publish the audit trail's head where a database writer cannot reach it: to each
+    admin's private chat (Telegram keeps it), and beside the database (`<database>.anchor`,
+    which a restore must not fall behind). `natars-bot audit verify --anchor` with any head
+    published fails on a trail truncated or rewritten since."""
+    store = services.store
+    anchor = await store.audit_head()
+    if store.path is not None:
+        write_anchor(store.path, anchor)
+    language = services.flow.languages[0]
+    text = str(
+        services.wording.text(
+            language,
+            "audit_head_notice",
+            anchor=str(anchor),
+            occasion=services.wording.text(language, f"audit_head_{occasion}"),
+        )
+    )
+    await store.queue([_to(admin, text) for admin in await store.admins()])
+
+
+async def _publish_daily(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services: Services = context.bot_data["services"]
+    await publish_head(services, "daily")
+    await flush_outbox(context)
 
 
 def retry_delay(exc: RetryAfter) -> float:

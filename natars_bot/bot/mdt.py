@@ -20,7 +20,7 @@ from ..store import SubmissionRow
 from .callbacks import Reopen, decode
 from .callbacks import Vote as VotePress
 from .cases import previous_submission, surgeon_name
-from .delivery import kick
+from .delivery import kick, publish_head
 from .mdt_screens import VOTE_CODES, compose_decision, compose_tally
 from .presses import on_invalid_button
 from .screens import referral_label, review_screen
@@ -267,6 +267,8 @@ async def _record(
             referral=submission.public_id,
         )
         return False
+    if decision is not None:
+        await publish_head(services, "decision")  # every decision anchors the trail
     kick(context)
     return True
 

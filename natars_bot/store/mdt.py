@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ..audit import GENESIS_HASH, Anchor
 from ..dialogue import DialogueState, shown
 from ..errors import StoreError
 from ..mdt import Ballot, Decision, Vote
@@ -88,6 +89,15 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
                  "answers": answers_digest(referral.state.answers)},
             )  # fmt: skip
         return await self.submission(submission_id)
+
+    async def audit_head(self) -> Anchor:
+        """The audit trail's head: how many rows, the last one's hash. This is a read-only
+        operation."""
+        row = await self._one(
+            "SELECT COUNT(*), (SELECT hash FROM audit ORDER BY id DESC LIMIT 1) FROM audit"
+        )
+        count = int(row[0]) if row else 0
+        return Anchor(count, str(row[1]) if row and row[1] else GENESIS_HASH)
 
     async def recorded_state(self) -> StateRows:
         """The MDT record as the tables hold it, for replay.reconcile. This is a read-only

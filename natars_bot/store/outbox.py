@@ -201,6 +201,11 @@ class OutboxMixin(StoreBase):
             )
             await self._enqueue(alerts, None)
 
+    async def queue(self, items: Sequence[Outgoing]) -> None:
+        """Queue messages that report no change of their own (the audit head to the admins)."""
+        async with self._transaction(record=False):
+            await self._enqueue(items, None)
+
     async def admins(self) -> list[int]:
         """The Telegram ids of the admins (who hear about failures). This is a read-only
         operation."""
