@@ -13,7 +13,7 @@ from typing import Any
 from natars_bot.local_api import ApiError, LocalBotApi
 from natars_bot.store import Store
 
-from .harness import TOKEN, BotUnderTest, Person, answer_all_until
+from .harness import MDT_CHAT, TOKEN, BotUnderTest, Person, answer_all_until
 
 SURGEON = 1001
 
@@ -320,3 +320,32 @@ async def test_every_input_gets_an_answer(bot: BotUnderTest) -> None:
         )
         assert "Error" not in alert and "invalid literal" not in alert
     assert await _draft_answers(bot) == {}
+
+
+async def test_forged_presses_of_buttons_never_offered_record_nothing(bot: BotUnderTest) -> None:
+    """The current screen's number with an action it does not offer — submit with 2 of 28
+    answers, stop with nothing failing, a verdict mid-dialogue — is refused and audited."""
+    surgeon = await _surgeon(bot)
+    await surgeon.says("S-1")
+    await surgeon.says("61")
+    question = surgeon.last()
+    store = await Store.open(bot.database)
+    try:
+        draft = await store.draft_of(SURGEON)
+    finally:
+        await store.close()
+    assert draft is not None
+    for code in ("s", "x", "c", "v", "r"):
+        data = f"{code}:{draft.id}:{draft.state.screen}"
+        alert = await _alert_after(bot, await bot.server.press_data(surgeon.user, question, data))
+        assert "you are on question 3 now" in alert
+    store = await Store.open(bot.database)
+    try:
+        draft_after = await store.draft_of(SURGEON)
+        refused = [r for r in await store.audit_rows() if r.action == "press_refused"]
+    finally:
+        await store.close()
+    assert draft_after is not None and draft_after.status == "draft"
+    assert draft_after.state == draft.state
+    assert [r.detail["press"] for r in refused] == ["s", "x", "c", "v", "r"]
+    assert bot.server.bot_messages(MDT_CHAT) == []  # nothing reached the MDT

@@ -129,7 +129,17 @@ async def on_button(update: Update, context: BotContext) -> None:
     if referral is None:
         await query.answer(plain(wording.text(language, "stale_button")), show_alert=True)
         return
-    if data.screen != referral.state.screen or not _fits(services, data, referral.state):
+    if data.screen != referral.state.screen:
+        await query.answer(_where_now(services, language, referral.state), show_alert=True)
+        return
+    if not _fits(services, data, referral.state):
+        # The current screen has no such button: a forged press (the data of an action the
+        # surgeon was never offered, e.g. "submit" with questions unanswered). Audited.
+        await services.store.record(
+            str(user.telegram_id),
+            "press_refused",
+            {"referral": referral.public_id, "press": data.code, "view": referral.state.view},
+        )
         await query.answer(_where_now(services, language, referral.state), show_alert=True)
         return
     seen = services.shown_at.get(referral.id)
@@ -186,7 +196,7 @@ def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
     if isinstance(data, Review):
         return view == "verdict"
     if isinstance(data, Continue | Stop):
-        return view == "failed"
+        return view == "failed" and bool(state.failing)
     if isinstance(data, Discard):
         return view == "cancel"
     return False
@@ -320,8 +330,12 @@ async def _close(press: _Press, status: Literal["screen_failed", "cancelled"]) -
 
 
 async def _stop(press: _Press) -> None:
-    """Stop at an exclusion: the reason stays on screen with the outcome under it."""
+    """Stop at an exclusion: the reason stays on screen with the outcome under it. Only while
+    a criterion fails (assessed again here: the record must say why it stopped)."""
     services, language = press.services, press.language
+    if not assess(services, press.referral).failed:
+        await press.show(current_screen(services, language, press.referral))
+        return
     referral = await _close(press, "screen_failed")
     label = referral_label(services, language, referral.public_id, press.state)
     stopped = services.wording.text(language, "stopped", referral=label)
