@@ -25,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+from .. import health
 from ..backup import LiveLock
 from ..files import private_database
 from ..flow import Flow, default_flow
@@ -110,6 +111,9 @@ def build_application(
     application.add_handler(TypeHandler(Update, skip_replayed), group=-1)
     application.add_handlers(handlers)
     application.add_error_handler(on_error)
+    # /healthz and /metrics (natars_bot/health.py): its handlers time and count every update;
+    # the server starts with the bot (start_up) and stops with it (shut_down).
+    health.install(application, settings.database)
     return application
 
 
@@ -186,6 +190,9 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         ]
         code = None if language == flow.languages[0] else language
         await _publish_commands(application, commands, code)
+    monitor = application.bot_data.get("health")
+    if isinstance(monitor, health.Monitor):
+        await monitor.start()
 
 
 async def _publish_commands(
@@ -207,7 +214,10 @@ async def _publish_commands(
 
 
 async def shut_down(application: Application) -> None:  # type: ignore[type-arg]
-    """post_shutdown: close the store."""
+    """post_shutdown: stop the health server, close the store."""
+    monitor = application.bot_data.get("health")
+    if isinstance(monitor, health.Monitor):
+        await monitor.stop()
     services = application.bot_data.get("services")
     if isinstance(services, Services):
         await services.store.close()
