@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from natars_bot.eligibility import Outcome, evaluate
 from natars_bot.errors import ProtocolError
-from natars_bot.protocol import default_protocol, load_protocol, parse_protocol
+from natars_bot.protocol import Protocol, default_protocol, load_protocol, parse_protocol
 from natars_bot.referral import Histology
 
+from .helpers import referral
 from .test_protocol_definition import SHIPPED, _drop, _rule, _set, _without
 
 MALFORMED = [
@@ -96,9 +98,16 @@ def test_each_mistake_has_its_whole_message(change: Any, message: str) -> None:
     assert str(raised.value) == f"trial.yaml: criterion {message}"
 
 
+def _fresh() -> Protocol:
+    """The shipped protocol compiled here and now (default_protocol() is cached: compiled once,
+    before a test, so a test through it would not see a change in the compiler)."""
+    return parse_protocol(yaml.safe_dump(SHIPPED, allow_unicode=True), source="natars-v1.yaml")
+
+
 def test_a_criterion_is_compiled_as_written() -> None:
     """Wording with its line breaks folded, texts per language, what it applies to and reads."""
-    criterion = default_protocol().criterion("INC-04")
+    assert [c.id for c in _fresh().criteria] == [c.id for c in default_protocol().criteria]
+    criterion = _fresh().criterion("INC-04")
     assert (criterion.id, criterion.kind) == ("INC-04", "inclusion")
     assert criterion.wording.startswith("In DDLPS Diagnosis should be confirmed based on MDM2")
     assert "  " not in criterion.wording and "\n" not in criterion.wording
@@ -112,7 +121,7 @@ def test_a_criterion_is_compiled_as_written() -> None:
     assert criterion.interpretation_in("xx") == criterion.interpretation
     assert criterion.applies_to == frozenset({Histology.DDLPS})
     assert criterion.reads == ("ihc_mdm2", "ihc_cdk4", "fish_mdm2", "grade")
-    everyone = default_protocol().criterion("EXC-04")
+    everyone = _fresh().criterion("EXC-04")
     assert (everyone.kind, everyone.applies_to) == ("exclusion", None)
     assert everyone.reads == ("metastasis", "pet_ct_done")
     with pytest.raises(KeyError):
@@ -164,3 +173,55 @@ def test_texts_fall_back_to_english_and_unknown_ids_are_named() -> None:
     with pytest.raises(KeyError) as raised:
         default_protocol().criterion("INC-99")
     assert raised.value.args == ("INC-99",)
+
+
+def test_warnings_and_open_criteria_as_compiled() -> None:
+    """A warn rule without a kind is a recommendation; an unknown rule matching only missing
+    answers marks its result as waiting for an answer; a pass reason is given when nothing
+    matched (compiled afresh, see _fresh)."""
+    protocol = _fresh()
+    data = copy.deepcopy(SHIPPED)
+    exc04 = next(c for c in data["criteria"] if c["id"] == "EXC-04")
+    for rule in exc04["warn"]:
+        rule.pop("kind", None)
+    revised = parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="revised.yaml")
+    no_pet = referral("UPS", pet_ct_done=False)
+    assert [w.kind for w in evaluate(no_pet, revised).warnings if w.id == "EXC-04"] == [
+        "recommended"
+    ]
+    waiting = evaluate(referral("DDLPS", grade=None), protocol).result("INC-04")
+    assert (waiting.outcome, waiting.unanswered) == (Outcome.unknown, True)
+    judged = evaluate(referral("DDLPS", ihc_mdm2="equivocal"), protocol).result("INC-04")
+    assert (judged.outcome, judged.unanswered) == (Outcome.unknown, False)
+    passed = evaluate(referral("UPS"), protocol).result("INC-12")
+    assert passed.outcome is Outcome.passed and passed.reasons["en"] and passed.reasons["zh"]
+
+
+_NOT_NUMERIC = "needs a numeric field, and 'sft_contradiction' is not"
+_NOT_POSSIBLE = "is not a possible value of "
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {"field": "sft_range", "is": 6},
+            "'sft_range' is for quoting only; test sft_score_min/max instead",
+        ),
+        ({"field": "sft_score_min", "is": "six"}, f"'six' {_NOT_POSSIBLE}'sft_score_min'"),
+        ({"field": "sft_score_min", "is": True}, "True is not a possible value of 'sft_score_min'"),
+        ({"field": "sft_category", "is": 6}, "6 is not a possible value of 'sft_category'"),
+        ({"field": "sft_contradiction", "is": 1}, f"1 {_NOT_POSSIBLE}'sft_contradiction'"),
+        ({"field": "sft_contradiction", "lt": 1}, f"lt {_NOT_NUMERIC}"),
+        ({"field": "sft_contradiction", "le": 1}, f"le {_NOT_NUMERIC}"),
+        ({"field": "sft_contradiction", "gt": 1}, f"gt {_NOT_NUMERIC}"),
+        ({"field": "sft_contradiction", "ge": 1}, f"ge {_NOT_NUMERIC}"),
+    ],
+)  # fmt: skip
+def test_rules_on_derived_facts_are_checked(rule: dict[str, Any], message: str) -> None:
+    data = copy.deepcopy(SHIPPED)
+    _rule("INC-07", "fail", rule)(data)
+    with pytest.raises(ProtocolError) as raised:
+        parse_protocol(yaml.safe_dump(data, allow_unicode=True), source="trial.yaml")
+    text = str(raised.value)
+    assert text.startswith("trial.yaml: criterion INC-07: fail rule ") and text.endswith(message)
