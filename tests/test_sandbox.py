@@ -19,6 +19,9 @@ from natars_bot.store import Store
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Debian's Chromium under Playwright, headless as root in CI, with nothing to download.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 @pytest.fixture
@@ -102,11 +105,7 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
     playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is a dev extra")
     _, url = sandbox
     async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(
             viewport={"width": 1400, "height": 900}, accept_downloads=True
         )
@@ -234,11 +233,7 @@ async def test_a_double_click_in_a_browser_answers_one_question(
     playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is a dev extra")
     running, url = sandbox
     async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 390, "height": 844})
         page.set_default_timeout(15_000)
         await page.goto(url)
