@@ -7,11 +7,13 @@ import re
 
 from hypothesis import given, settings
 
+from natars_bot.bot.screens import verdict_text
 from natars_bot.eligibility import Assessment, Outcome, evaluate
 from natars_bot.local_api import MAX_TEXT, check_html
 from natars_bot.referral import Referral
 from natars_bot.wording import default_wording
 
+from .helpers import referral
 from .test_e2e_chinese import english_left
 from .test_properties import referrals
 
@@ -23,18 +25,8 @@ def _results(assessment: Assessment, outcome: Outcome) -> list[object]:
 
 
 def verdict(assessment: Assessment, language: str) -> str:
-    """verdict.html.j2 as bot/screens.py renders it."""
-    return WORDING.render(
-        "verdict.html.j2",
-        language,
-        referral="NAT-2026-0001",
-        assessment=assessment,
-        failed=_results(assessment, Outcome.failed),
-        unknown=_results(assessment, Outcome.unknown),
-        passed=len(_results(assessment, Outcome.passed)),
-        not_applicable=len(_results(assessment, Outcome.not_applicable)),
-        submittable=True,
-    )
+    """The verdict's text as bot/screens.py renders it."""
+    return verdict_text(WORDING, language, "NAT-2026-0001", assessment, True)
 
 
 def summary(assessment: Assessment, language: str) -> str:
@@ -83,3 +75,14 @@ def test_any_verdict_fits_one_message(referral: Referral) -> None:
     assessment = evaluate(referral)
     for language in ("en", "zh"):
         assert len(check_html(verdict(assessment, language))) <= MAX_TEXT
+
+
+def test_an_open_criterion_shows_its_interpretation_too() -> None:
+    """Grade not stated: INC-04 is open only for that answer, and its interpretation is shown
+    on the verdict and in the MDT summary, in the reader's language."""
+    assessment = evaluate(referral("DDLPS", grade=None))
+    criterion = assessment.result("INC-04").criterion
+    for language in ("en", "zh"):
+        interpretation = criterion.interpretation_in(language)
+        assert interpretation and interpretation in verdict(assessment, language)
+        assert interpretation in summary(assessment, language)

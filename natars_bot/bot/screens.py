@@ -14,6 +14,7 @@ from ..dialogue import UNKNOWN_CHOICE, DialogueState, current, progress, visible
 from ..eligibility import Assessment, CriterionResult, Outcome
 from ..flow import Question, Value
 from ..store import ReferralRow
+from ..wording import TELEGRAM_TEXT_LIMIT, Wording, plain_length
 from .callbacks import (
     Answer,
     Back,
@@ -40,6 +41,7 @@ __all__ = [
     "referral_label",
     "review_screen",
     "verdict_screen",
+    "verdict_text",
 ]
 
 Screen = tuple[str, InlineKeyboardMarkup | None]
@@ -170,6 +172,30 @@ def _by_outcome(assessment: Assessment, outcome: Outcome) -> list[CriterionResul
     return [r for r in assessment.results if r.outcome is outcome]
 
 
+def verdict_text(
+    wording: Wording, language: str, public_id: str, assessment: Assessment, submittable: bool
+) -> str:
+    """The verdict's text: every failed and open criterion with its interpretation — also for
+    those open only for an unanswered question, unless that would not fit in one message (a
+    referral with most questions unanswered); then those interpretations are left out."""
+    for every_interpretation in (True, False):
+        text = wording.render(
+            "verdict.html.j2",
+            language,
+            referral=public_id,
+            assessment=assessment,
+            failed=_by_outcome(assessment, Outcome.failed),
+            unknown=_by_outcome(assessment, Outcome.unknown),
+            passed=len(_by_outcome(assessment, Outcome.passed)),
+            not_applicable=len(_by_outcome(assessment, Outcome.not_applicable)),
+            submittable=submittable,
+            every_interpretation=every_interpretation,
+        )
+        if plain_length(text) <= TELEGRAM_TEXT_LIMIT:
+            break
+    return text
+
+
 def verdict_screen(
     services: Services,
     language: str,
@@ -179,17 +205,7 @@ def verdict_screen(
 ) -> Screen:
     """The verdict with the criteria that decided it; Submit and Change buttons while a draft."""
     wording = services.wording
-    text = wording.render(
-        "verdict.html.j2",
-        language,
-        referral=referral.public_id,
-        assessment=assessment,
-        failed=_by_outcome(assessment, Outcome.failed),
-        unknown=_by_outcome(assessment, Outcome.unknown),
-        passed=len(_by_outcome(assessment, Outcome.passed)),
-        not_applicable=len(_by_outcome(assessment, Outcome.not_applicable)),
-        submittable=submittable,
-    )
+    text = verdict_text(wording, language, referral.public_id, assessment, submittable)
     if not submittable:
         return text, None
     ids = {"referral": referral.id, "screen": referral.state.screen}
