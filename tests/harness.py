@@ -201,3 +201,15 @@ async def answer_all_until(person: Person, field: str) -> None:
         else:
             await person.presses(person.buttons(person.last())[0])
     raise AssertionError(f"{field} was never asked")
+
+
+async def draft_answers(database: Path, surgeon_id: int) -> dict[str, Any]:
+    """The answers stored in the surgeon's draft, read as another process would (the draft
+    must exist)."""
+    store = await Store.open(database)
+    try:
+        draft = await store.draft_of(surgeon_id)
+    finally:
+        await store.close()
+    assert draft is not None, f"surgeon {surgeon_id} has no draft"
+    return dict(draft.state.answers)

@@ -13,19 +13,13 @@ from typing import Any
 from natars_bot.local_api import ApiError, LocalBotApi
 from natars_bot.store import Store
 
-from .harness import MDT_CHAT, TOKEN, BotUnderTest, Person, answer_all_until
+from .harness import MDT_CHAT, TOKEN, BotUnderTest, Person, answer_all_until, draft_answers
 
 SURGEON = 1001
 
 
 async def _draft_answers(bot: BotUnderTest) -> dict[str, Any]:
-    store = await Store.open(bot.database)
-    try:
-        draft = await store.draft_of(SURGEON)
-    finally:
-        await store.close()
-    assert draft is not None
-    return dict(draft.state.answers)
+    return await draft_answers(bot.database, SURGEON)
 
 
 async def _surgeon(bot: BotUnderTest) -> Person:

@@ -8,7 +8,7 @@ import pytest
 
 from natars_bot.store import Store
 
-from .harness import BotUnderTest, answer_all, answer_all_until
+from .harness import BotUnderTest, answer_all, answer_all_until, draft_answers
 
 SURGEON = 1001
 
@@ -159,13 +159,7 @@ async def test_only_the_current_question_keeps_its_buttons(bot: BotUnderTest) ->
         lambda: any(a.get("answered") for a in bot.server.callback_answers.values())
     )
     assert any("already answered" in text.lower() for text in surgeon.alerts())
-    store = await Store.open(bot.database)
-    try:
-        draft = await store.draft_of(SURGEON)
-    finally:
-        await store.close()
-    assert draft is not None
-    assert draft.state.answers == {"screening_number": "S-1"}
+    assert await draft_answers(bot.database, SURGEON) == {"screening_number": "S-1"}
 
 
 async def test_back_and_edit_from_the_review(bot: BotUnderTest) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from natars_bot.errors import ConfigError
 from natars_bot.sandbox import MDT_CHAT, Sandbox
-from natars_bot.store import Store
+
+from .harness import draft_answers
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -213,13 +214,11 @@ async def test_a_double_click_in_the_page_answers_one_question(
             lambda: any("read the question" in a.get("text", "")
                         for a in running.api.callback_answers.values())
         )  # fmt: skip
-    store = await Store.open(running.database)
-    try:
-        draft = await store.draft_of(1001)
-    finally:
-        await store.close()
-    assert draft is not None
-    assert draft.state.answers == {"screening_number": "S-1", "age_years": 62, "sex": "female"}
+    assert await draft_answers(running.database, 1001) == {
+        "screening_number": "S-1",
+        "age_years": 62,
+        "sex": "female",
+    }
 
 
 @pytest.mark.skipif(
@@ -257,10 +256,8 @@ async def test_a_double_click_in_a_browser_answers_one_question(
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "sandbox-double-click.png"))
         await browser.close()
-    store = await Store.open(running.database)
-    try:
-        draft = await store.draft_of(1001)
-    finally:
-        await store.close()
-    assert draft is not None
-    assert draft.state.answers == {"screening_number": "S-1", "age_years": 62, "sex": "female"}
+    assert await draft_answers(running.database, 1001) == {
+        "screening_number": "S-1",
+        "age_years": 62,
+        "sex": "female",
+    }
