@@ -133,9 +133,9 @@ async def test_a_chinese_referral_reads_in_chinese(bot: BotUnderTest) -> None:
     )
     summary = "\n".join(m.get("text", "") for m in bot.server.bot_messages(MDT_CHAT))
     assert "机器人预筛" in summary and "判定说明" in summary and "数据核对" in summary
-    # The site is a name; "surgeon 1001" is the bot's fallback for an unnamed surgeon (bot/mdt.py).
-    site_and_surgeon = ("Peking University First Hospital", "Dr Li", "surgeon 1001")
-    assert english_left(summary, also=site_and_surgeon) == [], summary
+    # The site is a name; an unnamed surgeon reads "转诊医生 1001" in a Chinese group.
+    assert "转诊医生 1001" in summary
+    assert english_left(summary, also=("Peking University First Hospital",)) == [], summary
 
 
 async def test_the_same_referral_in_english_shows_no_raw_values(bot: BotUnderTest) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..store import Store, SubmissionRow
+from .services import Services
 
 __all__ = ["previous_submission", "surgeon_name"]
 
@@ -17,7 +18,10 @@ async def previous_submission(store: Store, submission: SubmissionRow) -> Submis
     return earlier[-1] if earlier else None
 
 
-async def surgeon_name(store: Store, surgeon_id: int) -> str:
-    """How the MDT sees the referring surgeon: the registered name, else their Telegram id."""
-    user = (await store.roles_of(surgeon_id)).get("surgeon")
-    return user.name if user is not None and user.name else f"surgeon {surgeon_id}"
+async def surgeon_name(services: Services, surgeon_id: int) -> str:
+    """How the MDT sees the referring surgeon: the registered name, else their Telegram id
+    (in the MDT's language)."""
+    user = (await services.store.roles_of(surgeon_id)).get("surgeon")
+    if user is not None and user.name:
+        return user.name
+    return str(services.wording.text(services.mdt_language, "surgeon_unnamed", id=surgeon_id))

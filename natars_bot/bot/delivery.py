@@ -292,7 +292,7 @@ async def summary_again(
     `reposted` opens it with a line saying the first copy may not have arrived."""
     store = services.store
     previous = await previous_submission(store, submission)
-    surgeon = await surgeon_name(store, submission.surgeon_id)
+    surgeon = await surgeon_name(services, submission.surgeon_id)
     outgoing = compose_summary(services, submission, previous, surgeon)
     if reposted:
         note = services.wording.text(services.mdt_language, "summary_reposted")

@@ -241,7 +241,7 @@ async def _record(
     ballots = [*earlier, mine]
     decision = decide(ballots, services.quorum)
     previous = await previous_submission(store, submission)
-    surgeon = await surgeon_name(store, submission.surgeon_id)
+    surgeon = await surgeon_name(services, submission.surgeon_id)
     discounted = [
         b for b in await store.discounted_ballots(submission.id) if b.reviewer_id != reviewer_id
     ]
@@ -275,7 +275,9 @@ async def _record(
 
 async def _reviewer(services: Services, reviewer_id: int) -> str:
     user = (await services.store.roles_of(reviewer_id)).get("reviewer")
-    return user.name if user is not None and user.name else f"reviewer {reviewer_id}"
+    if user is not None and user.name:
+        return user.name
+    return str(services.wording.text(services.mdt_language, "reviewer_unnamed", id=reviewer_id))
 
 
 async def on_reopen(update: Update, context: BotContext) -> None:

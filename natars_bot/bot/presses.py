@@ -365,7 +365,7 @@ async def _submit(press: _Press) -> None:
     assessment = assess(services, referral)
     versions = await store.submissions_of(referral.id)
     previous = versions[-1] if versions else None
-    surgeon = await surgeon_name(store, referral.surgeon_id)
+    surgeon = await surgeon_name(services, referral.surgeon_id)
     submitted_at = services.clock()
 
     def compose(submission_id: int) -> list[Outgoing]:
