@@ -343,3 +343,19 @@ async def test_forged_presses_of_buttons_never_offered_record_nothing(bot: BotUn
     assert draft_after.state == draft.state
     assert [r.detail["press"] for r in refused] == ["s", "x", "c", "v", "r"]
     assert bot.server.bot_messages(MDT_CHAT) == []  # nothing reached the MDT
+
+
+async def test_handled_updates_are_forgotten_after_two_days(bot: BotUnderTest) -> None:
+    """The table of handled updates stays bounded while the bot runs: an hourly job drops the
+    records older than two days (Telegram redelivers for at most one)."""
+    assert bot.application is not None and bot.application.job_queue is not None
+    [job] = bot.application.job_queue.get_jobs_by_name("forget_handled")
+    surgeon = await _surgeon(bot)
+    await surgeon.says("S-1")
+    with sqlite3.connect(bot.database) as db:
+        db.execute("UPDATE handled_updates SET handled_at = '2026-01-01T00:00:00+00:00'")
+        (before,) = db.execute("SELECT COUNT(*) FROM handled_updates").fetchone()
+    assert before >= 2
+    await job.run(bot.application)  # what the JobQueue runs hourly
+    with sqlite3.connect(bot.database) as db:
+        assert db.execute("SELECT COUNT(*) FROM handled_updates").fetchone() == (0,)

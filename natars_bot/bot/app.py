@@ -177,8 +177,15 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         read_delay=timedelta(seconds=settings.read_delay_seconds),
     )
     # Telegram redelivers an unconfirmed update for at most 24 hours: two days of handled
-    # updates recognise every repeat and keep the table small.
-    await store.forget_handled(store.clock() - timedelta(days=2))
+    # updates recognise every repeat and keep the table small — at start-up and then hourly.
+    await _forget_handled(application)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            lambda context: _forget_handled(context.application),
+            interval=3600,
+            first=3600,
+            name="forget_handled",
+        )
     if settings.mdt_chat_id is None:
         log.warning("NATARS_MDT_CHAT_ID is not set: submissions wait in the outbox until it is")
     # Posts whose call began before the last stop may have reached Telegram: never blindly.
@@ -193,6 +200,12 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     monitor = application.bot_data.get("health")
     if isinstance(monitor, health.Monitor):
         await monitor.start()
+
+
+async def _forget_handled(application: Application) -> None:  # type: ignore[type-arg]
+    """Drop the records of updates handled more than two days ago."""
+    services: Services = application.bot_data["services"]
+    await services.store.forget_handled(services.store.clock() - timedelta(days=2))
 
 
 async def _publish_commands(
