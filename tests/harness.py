@@ -161,46 +161,54 @@ def question_in(message: dict[str, Any], language: str = "en") -> str | None:
     return None
 
 
+async def _answer(
+    person: Person, message: dict[str, Any], field: str, answers: dict[str, str], language: str
+) -> None:
+    """Answer the question for `field` shown in `message`: the button whose label is the
+    answer, else the answer typed; without an answer "not known yet", else the first button."""
+    labels = person.buttons(message) if message.get("reply_markup") else []
+    wanted, question = answers.get(field), default_flow().question(field)
+    if wanted is not None and wanted in labels:
+        await person.presses(wanted, message)
+    elif wanted is not None:
+        await person.says(wanted)
+    elif question.unknown is not None:
+        await person.presses(question.unknown[language], message)
+    else:
+        await person.presses(labels[0], message)
+
+
 async def answer_all(
     person: Person, answers: dict[str, str], language: str = "en"
 ) -> dict[str, Any]:
-    """Answer every question the bot asks: a button whose label is the answer, else typed text;
-    questions not in `answers` get "not known yet" (or the first button). Returns the review."""
-    flow = default_flow()
+    """Answer every question the bot asks from `answers` (see _answer). Returns the review."""
     for _ in range(60):
         message = person.last()
         field = question_in(message, language)
         if field is None:
             return message
-        wanted = answers.get(field)
-        labels = person.buttons(message) if message.get("reply_markup") else []
-        question = flow.question(field)
-        if wanted is not None and wanted in labels:
-            await person.presses(wanted, message)
-        elif wanted is not None:
-            await person.says(wanted)
-        elif question.unknown is not None:
-            await person.presses(question.unknown[language], message)
-        else:
-            await person.presses(labels[0], message)
+        await _answer(person, message, field, answers, language)
     raise AssertionError("the dialogue did not reach the review")
+
+
+async def answer_until(
+    person: Person, answers: dict[str, str], field: str, language: str = "en"
+) -> dict[str, Any]:
+    """Answer from `answers` (see _answer) until the question for `field` is asked; returns
+    that question's message."""
+    for _ in range(40):
+        message = person.last()
+        asked = question_in(message, language)
+        if asked == field:
+            return message
+        assert asked is not None, f"{field} was never asked: {message.get('text')}"
+        await _answer(person, message, asked, answers, language)
+    raise AssertionError(f"{field} was never asked")
 
 
 async def answer_all_until(person: Person, field: str) -> None:
     """Answer "not known yet" (or the first button) until the question for `field` is asked."""
-    flow = default_flow()
-    for _ in range(40):
-        asked = question_in(person.last())
-        if asked == field:
-            return
-        if asked is None:
-            break
-        question = flow.question(asked)
-        if question.unknown is not None:
-            await person.presses(question.unknown["en"])
-        else:
-            await person.presses(person.buttons(person.last())[0])
-    raise AssertionError(f"{field} was never asked")
+    await answer_until(person, {}, field)
 
 
 async def draft_answers(database: Path, surgeon_id: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pytest
 from natars_bot.local_api import Disconnect, LocalBotApi
 from natars_bot.store import Store
 
-from .harness import TOKEN, BotUnderTest
+from .harness import TOKEN, BotUnderTest, draft_answers
 
 SURGEON = 2002
 USER = {"id": SURGEON, "is_bot": False, "first_name": "Dr Wang", "language_code": "en"}
@@ -96,10 +96,7 @@ async def test_a_killed_bot_resumes_with_every_acknowledged_answer(
         assert "Sex?" in reply["text"]
     finally:
         bot.kill()
-    store = await Store.open(database)
-    draft = await store.draft_of(SURGEON)
-    await store.close()
-    assert draft is not None and draft.state.answers == {
+    assert await draft_answers(database, SURGEON) == {
         "screening_number": "S-17",
         "age_years": 58,
     }
@@ -171,8 +168,4 @@ async def test_a_kill_between_commit_and_reply_never_answers_an_unseen_question(
         assert "✓ Age: 45" in reply["text"]
     finally:
         bot.kill()
-    store = await Store.open(database)
-    draft = await store.draft_of(SURGEON)
-    await store.close()
-    assert draft is not None
-    assert draft.state.answers == {"screening_number": "45", "age_years": 45}
+    assert await draft_answers(database, SURGEON) == {"screening_number": "45", "age_years": 45}

@@ -4,38 +4,9 @@ parts answered leave INC-07 open."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from natars_bot.flow import default_flow
-
-from .harness import BotUnderTest, Person, question_in
+from .harness import BotUnderTest, answer_until, question_in
 
 SURGEON = 1001
-
-
-async def answer_until(
-    person: Person, answers: dict[str, str], field: str, language: str = "en"
-) -> dict[str, Any]:
-    """Answer as `answers` says (a button label, else typed), "not known yet" or the first button
-    otherwise, until the question for `field` is asked; returns that question's message."""
-    flow = default_flow()
-    for _ in range(40):
-        message = person.last()
-        asked = question_in(message, language)
-        if asked == field:
-            return message
-        assert asked is not None, message.get("text")
-        labels = person.buttons(message) if message.get("reply_markup") else []
-        wanted, question = answers.get(asked), flow.question(asked)
-        if wanted is not None and wanted in labels:
-            await person.presses(wanted, message)
-        elif wanted is not None:
-            await person.says(wanted)
-        elif question.unknown is not None:
-            await person.presses(question.unknown[language], message)
-        else:
-            await person.presses(labels[0], message)
-    raise AssertionError(f"{field} was never asked")
 
 
 DDLPS = {"age_years": "58", "sex": "Female", "histology": "DDLPS", "grade": "G2"}
