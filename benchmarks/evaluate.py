@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from natars_bot.eligibility import evaluate
-from natars_bot.referral import Referral
+from natars_bot.protocol.eligibility import evaluate
+from natars_bot.protocol.referral import Referral
 
 IN_PROCESS_TARGET = 50_000  # evaluations per second
 END_TO_END_TARGET = 5.0  # seconds for 100,000 lines

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from benchmarks.evaluate import generate
-from natars_bot.flow import default_flow
+from natars_bot.dialogue.flow import default_flow
+from natars_bot.dialogue.wording import default_wording
 from natars_bot.store import Store
-from natars_bot.wording import default_wording
 
 SITES = [
     "Beijing Friendship Hospital", "Peking University First Hospital",

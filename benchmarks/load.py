@@ -3,7 +3,8 @@
     python -m benchmarks.load [--surgeons 50] [--rounds 2] [--stored 0] [--open-only 0]
                               [--reply-timeout 120] [--latency-ms 0] [--json load.json]
 
-The local Bot API server runs in its own process (natars_bot.driver); each bot under test runs
+The local Bot API server runs in its own process
+(natars_bot.sandbox.driver); each bot under test runs
 in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
 nothing else, (b) `natars-bot run` on a fresh SQLite file, and (c) benchmarks.mimic_bot, which
 makes natars-bot's Bot API calls with natars-bot's own messages (recorded from a short replay)
@@ -39,221 +40,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from benchmarks.export import populate
-from natars_bot.flow import default_flow
-from natars_bot.store import Store
+from benchmarks.replay import record_natars_screens
+from benchmarks.users import (
+    MDT,
+    REVIEWERS,
+    TOKEN,
+    Driver,
+    Run,
+    echo_load,
+    echo_votes,
+    refer,
+    register,
+    vote_all,
+    wait_for_summaries,
+)
 
-TOKEN = "777:load-benchmark"
-MDT = -1009
-REVIEWERS = (9001, 9002)
 REPLY_TIMEOUT = 120.0  # set from --reply-timeout
-FLOW = default_flow()
 BOTS = ("natars", "mimic", "echo")  # natars-bot, its traffic without it, the bare floor
-PROMPTS = [(q.prompt["en"].replace("<i>", "").replace("</i>", ""), q) for q in FLOW.questions]
-TYPED = {
-    "screening_number": "S-{n}",
-    "age_years": "62",
-    "tumor_size_cm": "12 cm",
-    "asa_class": "ASA II",
-    "sft_mitoses_per_2mm2": "5",
-    "sft_necrosis_percent": "20%",
-    "sft_risk_score": "6",
-    "note": "large mass",
-}
-WRONG = {"age_years": "sixty", "tumor_size_cm": "big", "asa_class": "ASA 9"}
-PRESS = {
-    "sex": "Male",
-    "origin": "Retroperitoneum",
-    "metastasis": "None",
-    "organ_function": "Normal",
-    "r0_r1_resectable": "Yes",
-    "fit_for_chemo_and_surgery": "Yes",
-    "consent": "Signed",
-    "ihc_mdm2": "Positive",
-    "ihc_cdk4": "Positive",
-    "fish_mdm2": "Amplified",
-    "grade": "G2",
-    "histologically_proven": "Yes",
-    "pet_ct_done": "Yes",
-}
-
-
-@dataclass
-class Run:
-    """One bot's figures for one round."""
-
-    bot: str
-    updates: int = 0
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0  # the bot process's own CPU time (user + system) meanwhile
-    calls: dict[str, int] = field(default_factory=dict)  # Bot API calls meanwhile, by method
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    peak_mb: float = 0.0
-    database_mb: float = 0.0
-    says: int = 0
-    presses: int = 0
-    votes: int = 0  # the MDT reviewers' presses (two reviewers at a time), within `presses`
-    submitted: int = 0
-
-    def summary(self) -> dict[str, Any]:
-        """The figures, without the raw latencies."""
-        lat = sorted(self.latencies_ms) or [0.0]
-
-        def pct(p: float) -> float:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1)
-
-        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
-        return {
-            **data,
-            "updates_per_s": round(self.updates / self.seconds, 1) if self.seconds else 0,
-            "cpu_ms_per_update": round(1000 * self.cpu_seconds / self.updates, 2)
-            if self.updates
-            else 0,
-            "calls_per_update": round(
-                sum(n for m, n in self.calls.items() if m != "getUpdates") / self.updates, 2
-            )
-            if self.updates
-            else 0,
-            "p50_ms": pct(0.5),
-            "p95_ms": pct(0.95),
-            "p99_ms": pct(0.99),
-            "max_ms": round(lat[-1], 1),
-        }
-
-
-class Driver:
-    """Talks to natars_bot.driver over HTTP."""
-
-    def __init__(self, session: aiohttp.ClientSession, port: int, run: Run) -> None:
-        self.http, self.base, self.run = session, f"http://127.0.0.1:{port + 1}/driver", run
-
-    async def _post(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            async with self.http.post(f"{self.base}/{path}", json=body) as response:
-                data = await response.json()
-        except Exception:
-            self.run.errors += 1
-            print(f"no reply to {path} {json.dumps(body)[:200]}", file=sys.stderr)
-            return []
-        self.run.updates += 1
-        self.run.latencies_ms.append(data["latency_ms"])
-        return list(data["chat"])
-
-    async def say(
-        self, user: dict[str, Any], text: str, chat_id: int | None = None
-    ) -> list[dict[str, Any]]:
-        self.run.says += 1
-        return await self._post("say", {"user": user, "text": text, "chat_id": chat_id})
-
-    async def press(
-        self, user: dict[str, Any], chat_id: int, message: dict[str, Any], data: str
-    ) -> list[dict[str, Any]]:
-        self.run.presses += 1
-        return await self._post(
-            "press",
-            {"user": user, "chat_id": chat_id, "message_id": message["message_id"], "data": data},
-        )
-
-    async def calls(self) -> dict[str, int]:
-        """Bot API calls so far, by method."""
-        async with self.http.get(f"{self.base}/calls") as response:
-            return dict(await response.json())
-
-    async def messages(self, chat_id: int) -> list[dict[str, Any]]:
-        async with self.http.get(f"{self.base}/messages/{chat_id}") as response:
-            return list(await response.json())
-
-
-def _button(message: dict[str, Any], label: str) -> str | None:
-    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-        for button in row:
-            if button["text"] == label:
-                return str(button["callback_data"])
-    return None
-
-
-def _first_button(message: dict[str, Any]) -> str | None:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return str(rows[0][0]["callback_data"]) if rows and rows[0] else None
-
-
-def _question(message: dict[str, Any]) -> Any:
-    text = message.get("text", "")
-    for prompt, question in PROMPTS:
-        if prompt in text:
-            return question
-    return None
-
-
-async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> None:
-    """One surgeon's complete referral (or the first `stop_after` answers of one)."""
-    user: dict[str, Any] = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
-    chat = await driver.say(user, "/new")
-    histology = rng.choice(["DDLPS", "LMS", "UPS", "SFT"])
-    answered = 0
-    backed = False
-    for _ in range(80):
-        if not chat:
-            return
-        screen = chat[-1]
-        question = _question(screen)
-        if question is None:
-            break
-        if stop_after and answered >= stop_after:
-            return
-        field_name = question.field
-        if not backed and answered == 5 and rng.random() < 0.2 and _button(screen, "⬅ Back"):
-            backed = True
-            chat = await driver.press(user, user["id"], screen, _button(screen, "⬅ Back") or "")
-            continue
-        if field_name in WRONG and rng.random() < 0.15:
-            chat = await driver.say(user, WRONG[field_name])
-            continue
-        answered += 1
-        if field_name in TYPED:
-            chat = await driver.say(user, TYPED[field_name].format(n=n))
-            continue
-        label = histology if field_name == "histology" else PRESS.get(field_name, "No")
-        data = _button(screen, label) or _first_button(screen)
-        if data is None:
-            return
-        chat = await driver.press(user, user["id"], screen, data)
-    for label in ("See the verdict ➜", "✅ Submit to MDT"):
-        if not chat:
-            return
-        data = _button(chat[-1], label)
-        if data is None:
-            return
-        chat = await driver.press(user, user["id"], chat[-1], data)
-    driver.run.submitted += 1
-
-
-async def echo_load(driver: Driver, n: int, says: int, presses: int) -> None:
-    """The same number of messages and presses, for the echo bot."""
-    user: dict[str, Any] = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
-    chat = await driver.say(user, "/new")
-    for step in range(says + presses - 1):
-        if step < presses and chat:
-            chat = await driver.press(user, user["id"], chat[-1], "ok")
-        else:
-            chat = await driver.say(user, f"answer {step}")
-
-
-async def echo_votes(driver: Driver, reviewer: int, presses: int) -> None:
-    """One reviewer's presses in the group, one after another, as natars-bot's MDT phase."""
-    user: dict[str, Any] = {"id": reviewer, "is_bot": False, "first_name": f"Reviewer {reviewer}"}
-    chat = await driver.say(user, "vote", MDT)
-    for _ in range(presses - 1):
-        if not chat:
-            return
-        await driver.press(user, MDT, chat[-1], "ok")
 
 
 async def drive(
@@ -317,58 +125,10 @@ async def drive(
         run.calls = {m: after[m] - calls.get(m, 0) for m in after if after[m] > calls.get(m, 0)}
 
 
-async def wait_for_summaries(
-    driver: Driver, submitted: int, after: int = 0
-) -> list[dict[str, Any]]:
-    """The MDT summaries posted after message `after`, once every submission has been posted
-    (or after 60 s). Earlier rounds' summaries, and the mimic's copies, stay in the group."""
-    summaries: list[dict[str, Any]] = []
-    for _ in range(240):
-        summaries = [
-            m
-            for m in await driver.messages(MDT)
-            if m["message_id"] > after and "NATARS referral" in m.get("text", "")
-        ]
-        if len(summaries) >= submitted:
-            break
-        await asyncio.sleep(0.25)
-    return summaries
-
-
-async def vote_all(driver: Driver, summaries: list[dict[str, Any]]) -> None:
-    """Two reviewers approve every summary posted to the MDT group."""
-
-    async def approve(reviewer: int) -> None:
-        user: dict[str, Any] = {
-            "id": reviewer,
-            "is_bot": False,
-            "first_name": f"Reviewer {reviewer}",
-        }
-        for summary in summaries:
-            data = _button(summary, "✅ Approve for enrolment")
-            if data:
-                await driver.press(user, MDT, summary, data)
-
-    await asyncio.gather(*(approve(r) for r in REVIEWERS))
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _register(database: Path, surgeons: int) -> None:
-    store = await Store.open(database)
-    for n in range(surgeons + 1):
-        await store.add_user(
-            10_000 + n, "surgeon", site="Shanghai Zhongshan Hospital", name=None, actor="load"
-        )
-    for reviewer in REVIEWERS:
-        await store.add_user(
-            reviewer, "reviewer", site=None, name=f"Reviewer {reviewer}", actor="load"
-        )
-    await store.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -402,7 +162,7 @@ def run_bot(
     if kind == "natars":
         if args.stored:
             populate(database, args.stored)
-        asyncio.run(_register(database, args.surgeons))
+        asyncio.run(register(database, args.surgeons))
         command = [sys.executable, "-m", "natars_bot", "run"]
     elif kind == "mimic":
         command = [sys.executable, "-m", "benchmarks.mimic_bot"]
@@ -473,7 +233,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "natars_bot.driver",
+            "natars_bot.sandbox.driver",
             "--port",
             str(port),
             "--token",
@@ -504,8 +264,6 @@ def run_rounds(args: argparse.Namespace, port: int) -> list[dict[str, Run]]:
     with tempfile.TemporaryDirectory() as folder:
         if not args.open_only:
             # natars-bot's own messages for the mimic, from a short replay in this process.
-            from benchmarks.update_cost import record_natars_screens  # noqa: PLC0415
-
             screens = asyncio.run(record_natars_screens(Path(folder)))
             (Path(folder) / "screens.json").write_text(json.dumps(screens))
         for number in range(args.rounds):

@@ -1,7 +1,7 @@
 """Mutation testing of the pure core with mutmut: do the tests fail when the code is wrong?
 
     python -m benchmarks.mutation                      # every core module (about 15–30 min)
-    python -m benchmarks.mutation natars_bot/mdt.py    # only some modules
+    python -m benchmarks.mutation natars_bot/mdt/rules.py    # only some modules
     python -m benchmarks.mutation --keep /tmp/mut      # keep mutmut's folder (mutmut browse)
 
 mutmut (a dev extra) changes one small thing at a time in a module — a `<` for a `<=`, a
@@ -31,14 +31,14 @@ __all__ = ["CORE", "TESTS", "main", "scores"]
 ROOT = Path(__file__).resolve().parents[1]
 # The pure core: protocol engine, answer reading, dialogue engine, MDT rules, audit hash.
 CORE = (
-    "natars_bot/conditions.py",
-    "natars_bot/protocol.py",
-    "natars_bot/eligibility.py",
-    "natars_bot/sft.py",
-    "natars_bot/answers.py",
-    "natars_bot/dialogue.py",
-    "natars_bot/mdt.py",
-    "natars_bot/audit.py",
+    "natars_bot/protocol/conditions.py",
+    "natars_bot/protocol/criteria.py",
+    "natars_bot/protocol/eligibility.py",
+    "natars_bot/protocol/sft.py",
+    "natars_bot/dialogue/answers.py",
+    "natars_bot/dialogue/engine.py",
+    "natars_bot/mdt/rules.py",
+    "natars_bot/audit/chain.py",
 )
 TESTS = (
     "tests/test_conditions.py",

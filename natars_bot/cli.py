@@ -13,19 +13,25 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .audit import Anchor, head, parse_anchor, verify_anchor, verify_chain
-from .batch import check_lines
-from .checking import InputShape, assessment_json, detect_shape, numbered_lines, read_referrals
-from .eligibility import evaluate
-from .errors import ConfigError, InputError, NatarsError
-from .files import open_private, private_database
-from .logs import configure_logging
-from .protocol import Protocol, default_protocol, load_protocol
-from .referral import referral_json_schema
-from .replay import TrailRow, reconcile
-from .settings import load_settings
-from .store import ROLES, Store
+from natars_bot import __version__
+from natars_bot.audit.chain import Anchor, head, parse_anchor, verify_anchor, verify_chain
+from natars_bot.audit.replay import TrailRow, reconcile
+from natars_bot.errors import ConfigError, InputError, NatarsError
+from natars_bot.files import open_private, private_database
+from natars_bot.logs import configure_logging
+from natars_bot.protocol.batch import check_lines
+from natars_bot.protocol.checking import (
+    InputShape,
+    assessment_json,
+    detect_shape,
+    numbered_lines,
+    read_referrals,
+)
+from natars_bot.protocol.criteria import Protocol, default_protocol, load_protocol
+from natars_bot.protocol.eligibility import evaluate
+from natars_bot.protocol.referral import referral_json_schema
+from natars_bot.settings import load_settings
+from natars_bot.store import ROLES, Store
 
 __all__ = ["main"]
 
@@ -258,8 +264,8 @@ def _run(args: argparse.Namespace) -> int:
     """Run the bot until interrupted."""
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import, run only
 
-    from .bot.app import build_application  # noqa: PLC0415
-    from .bot.startup import wait_for_api  # noqa: PLC0415
+    from natars_bot.bot.app import build_application  # noqa: PLC0415
+    from natars_bot.bot.startup import wait_for_api  # noqa: PLC0415
 
     settings = load_settings()
     token = settings.token()
@@ -283,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     """Run the offline sandbox until Ctrl-C."""
-    from .sandbox import run_sandbox  # noqa: PLC0415 - pulls in ptb and aiohttp
+    from natars_bot.sandbox.page import run_sandbox  # noqa: PLC0415 - pulls in ptb and aiohttp
 
     asyncio.run(run_sandbox(args.database, args.port))
     return EXIT_OK
@@ -338,7 +344,7 @@ def _users_remove(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """Stream the screening log to a file or stdout; the export is audited."""
-    from .exports import write_log  # noqa: PLC0415
+    from natars_bot.reports.exports import write_log  # noqa: PLC0415
 
     if args.format == "xlsx" and args.output is None:
         raise InputError("an XLSX export needs --output FILE.xlsx")
@@ -384,8 +390,8 @@ def _progress_bar() -> Callable[[int], None]:
 
 def _stats(args: argparse.Namespace) -> int:
     """Print the counts; draw the flow diagram if asked. The request is audited."""
-    from .exports import flow_counts  # noqa: PLC0415
-    from .stats import flow_text  # noqa: PLC0415
+    from natars_bot.reports.exports import flow_counts  # noqa: PLC0415
+    from natars_bot.reports.stats import flow_text  # noqa: PLC0415
 
     fmt = None
     if args.output is not None:
@@ -400,7 +406,7 @@ def _stats(args: argparse.Namespace) -> int:
         )
         print(flow_text(overall, sites))
         if fmt is not None:
-            from .consort import render_flow  # noqa: PLC0415 - matplotlib is slow to import
+            from natars_bot.reports.consort import render_flow  # noqa: PLC0415 - matplotlib is slow to import
 
             with open_private(args.output) as picture:
                 picture.write(render_flow(overall, sites, fmt))
@@ -413,7 +419,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _backup(args: argparse.Namespace) -> int:
     """Take a consistent copy with SQLite's online backup and check its audit chain."""
-    from .backup import backup  # noqa: PLC0415
+    from natars_bot.store.backup import backup  # noqa: PLC0415
 
     database = load_settings().database
     rows = backup(database, args.path, force=args.force)
@@ -423,7 +429,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     """Restore a checked backup over the configured database."""
-    from .backup import restore  # noqa: PLC0415
+    from natars_bot.store.backup import restore  # noqa: PLC0415
 
     database = load_settings().database
     rows = restore(args.path, database, force=args.force)
@@ -434,7 +440,7 @@ def _restore(args: argparse.Namespace) -> int:
 def _audit_verify(args: argparse.Namespace) -> int:
     """Check the hash chain, that the trail extends the anchor, and that the state tables say
     what the trail does. This is a read-only operation."""
-    from .backup import anchor_path, read_anchor  # noqa: PLC0415
+    from natars_bot.store.backup import anchor_path, read_anchor  # noqa: PLC0415
 
     database = load_settings().database
     if args.anchor is None:

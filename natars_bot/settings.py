@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from natars_bot.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.local_api import LocalBotApi
-from natars_bot.protocol import default_protocol
+from natars_bot.protocol.criteria import default_protocol
+from natars_bot.sandbox.local_api import LocalBotApi
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest
 

@@ -11,8 +11,8 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from natars_bot.bot.app import build_application, shut_down, start_up
-from natars_bot.flow import default_flow
-from natars_bot.local_api import LocalBotApi
+from natars_bot.dialogue.flow import default_flow
+from natars_bot.sandbox.local_api import LocalBotApi
 from natars_bot.settings import Settings
 from natars_bot.store import Store
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from natars_bot.eligibility import Assessment, Outcome, evaluate
-from natars_bot.referral import Referral
+from natars_bot.protocol.eligibility import Assessment, Outcome, evaluate
+from natars_bot.protocol.referral import Referral
 
 COMMON: dict[str, Any] = {
     "referral_id": "T-1",

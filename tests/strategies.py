@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from natars_bot.referral import (
+from natars_bot.protocol.referral import (
     Consent,
     FishResult,
     Histology,

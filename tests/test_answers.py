@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from natars_bot.answers import Parsed, Rejected, Unclear, looks_like_name, read_answer
-from natars_bot.flow import default_flow
-from natars_bot.referral import Referral
+from natars_bot.dialogue.answers import Parsed, Rejected, Unclear, looks_like_name, read_answer
+from natars_bot.dialogue.flow import default_flow
+from natars_bot.protocol.referral import Referral
 
 FLOW = default_flow()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.audit import GENESIS_HASH, audit_hash, verify_chain
+from natars_bot.audit.chain import GENESIS_HASH, audit_hash, verify_chain
 from natars_bot.cli import main
-from natars_bot.dialogue import DialogueState
+from natars_bot.dialogue.engine import DialogueState
 from natars_bot.store import Store
 
 

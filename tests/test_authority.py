@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from natars_bot.authority import Refusal, VoteFacts, vote_refusal
+from natars_bot.mdt.authority import Refusal, VoteFacts, vote_refusal
 
 MDT = -100
 ALLOWED = VoteFacts(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.backup import LiveLock, backup, is_live, restore
 from natars_bot.cli import main
-from natars_bot.dialogue import DialogueState
+from natars_bot.dialogue.engine import DialogueState
 from natars_bot.errors import StoreError
 from natars_bot.store import Store
+from natars_bot.store.backup import LiveLock, backup, is_live, restore
 
 from .harness import BotUnderTest
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from natars_bot.dialogue import DialogueState
-from natars_bot.mdt import Decision, Vote
+from natars_bot.dialogue.engine import DialogueState
+from natars_bot.mdt.rules import Decision, Vote
 from natars_bot.store import Store
 
 from .harness import BotUnderTest

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from natars_bot import batch
 from natars_bot.cli import main
-from natars_bot.referral import Referral
+from natars_bot.protocol import batch
+from natars_bot.protocol.referral import Referral
 
 from .helpers import ELIGIBLE
 

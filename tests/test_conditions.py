@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from natars_bot.conditions import Condition, FieldCondition, compile_condition, leaves
+from natars_bot.protocol.conditions import Condition, FieldCondition, compile_condition, leaves
 
 CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from natars_bot.eligibility import Outcome, Verdict
-from natars_bot.protocol import default_protocol
-from natars_bot.referral import (
+from natars_bot.protocol.criteria import default_protocol
+from natars_bot.protocol.eligibility import Outcome, Verdict
+from natars_bot.protocol.referral import (
     Consent,
     FishResult,
     Histology,

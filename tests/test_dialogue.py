@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from natars_bot.answers import Rejected
-from natars_bot.dialogue import (
+from natars_bot.dialogue.answers import Rejected
+from natars_bot.dialogue.engine import (
     UNKNOWN_CHOICE,
     Accepted,
     DialogueState,
@@ -27,8 +27,8 @@ from natars_bot.dialogue import (
     undone,
     visible,
 )
-from natars_bot.eligibility import Verdict, evaluate
-from natars_bot.flow import Question, default_flow
+from natars_bot.dialogue.flow import Question, default_flow
+from natars_bot.protocol.eligibility import Verdict, evaluate
 
 from .helpers import ELIGIBLE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from natars_bot.audit import verify_chain
+from natars_bot.audit.chain import verify_chain
 from natars_bot.store import AuditRow, Store
 
 from .harness import MDT_CHAT, BotUnderTest, Person

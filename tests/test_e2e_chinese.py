@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from natars_bot.protocol import default_protocol
+from natars_bot.protocol.criteria import default_protocol
 
 from .harness import MDT_CHAT, BotUnderTest, Person, answer_all
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.local_api import Disconnect, LocalBotApi
+from natars_bot.sandbox.local_api import Disconnect, LocalBotApi
 from natars_bot.store import Store
 
 from .harness import TOKEN, BotUnderTest, draft_answers

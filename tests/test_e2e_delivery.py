@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from natars_bot.local_api import ApiError, Disconnect
+from natars_bot.sandbox.local_api import ApiError, Disconnect
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, BotUnderTest

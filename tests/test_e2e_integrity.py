@@ -10,7 +10,7 @@ import copy
 import sqlite3
 from typing import Any
 
-from natars_bot.local_api import ApiError, LocalBotApi
+from natars_bot.sandbox.local_api import ApiError, LocalBotApi
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest, Person, answer_all_until, draft_answers

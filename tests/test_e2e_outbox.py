@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from natars_bot.bot import delivery
-from natars_bot.local_api import ApiError, LocalBotApi
+from natars_bot.sandbox.local_api import ApiError, LocalBotApi
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from natars_bot.bot.callbacks import Vote, encode
-from natars_bot.dialogue import DialogueState
-from natars_bot.local_api import ApiError, Disconnect, LocalBotApi
+from natars_bot.dialogue.engine import DialogueState
+from natars_bot.sandbox.local_api import ApiError, Disconnect, LocalBotApi
 from natars_bot.store import Outgoing, Store
 
 from .harness import MDT_CHAT, BotUnderTest

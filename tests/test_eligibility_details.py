@@ -11,8 +11,8 @@ import copy
 import pytest
 import yaml
 
-from natars_bot.eligibility import Outcome, evaluate
-from natars_bot.protocol import parse_protocol
+from natars_bot.protocol.criteria import parse_protocol
+from natars_bot.protocol.eligibility import Outcome, evaluate
 
 from .helpers import assess, referral
 from .test_protocol_definition import SHIPPED

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from natars_bot.cli import main
-from natars_bot.screening_log import COLUMNS, LogRow, neutralise, write_csv
+from natars_bot.reports.screening_log import COLUMNS, LogRow, neutralise, write_csv
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, BotUnderTest

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from natars_bot.backup import LiveLock, backup, restore
 from natars_bot.bot.startup import wait_for_api
 from natars_bot.cli import main
 from natars_bot.errors import ConfigError, StoreError
-from natars_bot.local_api import ApiError, LocalBotApi
+from natars_bot.sandbox.local_api import ApiError, LocalBotApi
 from natars_bot.settings import Settings
+from natars_bot.store.backup import LiveLock, backup, restore
 
 from .harness import TOKEN, BotUnderTest
 from .test_e2e_mdt import _team, complete_and_submit

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
-from natars_bot.answers import Parsed, read_answer
+from natars_bot.dialogue.answers import Parsed, read_answer
+from natars_bot.dialogue.flow import default_flow, load_flow, parse_flow
 from natars_bot.errors import FlowError
-from natars_bot.flow import default_flow, load_flow, parse_flow
-from natars_bot.local_api import check_html
-from natars_bot.referral import Referral
+from natars_bot.protocol.referral import Referral
 from natars_bot.resources import resource_dir
+from natars_bot.sandbox.local_api import check_html
 
 FLOW_FILE = resource_dir("conversations") / "triage.yaml"
 RAW = yaml.safe_load(FLOW_FILE.read_text("utf-8"))

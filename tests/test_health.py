@@ -23,7 +23,7 @@ from telegram.ext import TypeHandler
 
 from natars_bot import health
 from natars_bot.bot.app import build_application, start_up
-from natars_bot.local_api import ApiError, LocalBotApi
+from natars_bot.sandbox.local_api import ApiError, LocalBotApi
 from natars_bot.settings import Settings
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest

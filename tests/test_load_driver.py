@@ -1,4 +1,4 @@
-"""The load benchmark's driver (natars_bot.driver): replies matched, timed and returned."""
+"""The load benchmark's driver (natars_bot.sandbox.driver): replies matched, timed and returned."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.ext import filters as ptb_filters
 
 from benchmarks.echo_bot import echo, pressed
-from benchmarks.load import MDT, REVIEWERS, Driver, Run, echo_votes
-from natars_bot.driver import DrivenServer
+from benchmarks.users import MDT, REVIEWERS, Driver, Run, echo_votes
+from natars_bot.sandbox.driver import DrivenServer
 
 from .harness import TOKEN
 

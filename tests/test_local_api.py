@@ -9,7 +9,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken
 
-from natars_bot.local_api import ApiError, LocalBotApi, check_html
+from natars_bot.sandbox.local_api import ApiError, LocalBotApi, check_html
 
 from .harness import TOKEN
 

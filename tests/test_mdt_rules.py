@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from natars_bot.mdt import Ballot, Decision, Quorum, Vote, changes, decide, tally
+from natars_bot.mdt.rules import Ballot, Decision, Quorum, Vote, changes, decide, tally
 
 
 def ballot(reviewer: int, vote: Vote, reason: str | None = None) -> Ballot:

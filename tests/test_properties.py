@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from natars_bot.eligibility import Outcome, Verdict, evaluate
-from natars_bot.protocol import default_protocol
-from natars_bot.referral import Referral
+from natars_bot.protocol.criteria import default_protocol
+from natars_bot.protocol.eligibility import Outcome, Verdict, evaluate
+from natars_bot.protocol.referral import Referral
 
 from .strategies import ANSWERABLE, FIELD_VALUES
 

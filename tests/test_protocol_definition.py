@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from natars_bot.eligibility import Outcome, evaluate
 from natars_bot.errors import ProtocolError
-from natars_bot.protocol import default_protocol, load_protocol, parse_protocol
-from natars_bot.referral import Referral
+from natars_bot.protocol.criteria import default_protocol, load_protocol, parse_protocol
+from natars_bot.protocol.eligibility import Outcome, evaluate
+from natars_bot.protocol.referral import Referral
 
 SHIPPED = yaml.safe_load(
-    resources.files("natars_bot.protocols").joinpath("natars-v1.yaml").read_text("utf-8")
+    resources.files("natars_bot.protocol.definitions").joinpath("natars-v1.yaml").read_text("utf-8")
 )
 SPEC_IDS = [f"INC-{n:02d}" for n in range(1, 15)] + [f"EXC-{n:02d}" for n in range(1, 11)]
 

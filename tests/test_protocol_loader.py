@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from natars_bot.eligibility import Outcome, evaluate
 from natars_bot.errors import ProtocolError
-from natars_bot.protocol import Protocol, default_protocol, load_protocol, parse_protocol
-from natars_bot.referral import Histology
+from natars_bot.protocol.criteria import Protocol, default_protocol, load_protocol, parse_protocol
+from natars_bot.protocol.eligibility import Outcome, evaluate
+from natars_bot.protocol.referral import Histology
 
 from .helpers import referral
 from .test_protocol_definition import SHIPPED, _drop, _rule, _set, _without

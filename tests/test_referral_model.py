@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from natars_bot.referral import Referral, referral_json_schema
+from natars_bot.protocol.referral import Referral, referral_json_schema
 
 SPEC = Path(__file__).parents[2] / "shared" / "spec" / "referral.md"
 

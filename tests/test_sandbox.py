@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from natars_bot.errors import ConfigError
-from natars_bot.sandbox import MDT_CHAT, Sandbox
+from natars_bot.sandbox.page import MDT_CHAT, Sandbox
 
 from .harness import draft_answers
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from natars_bot.checking import sft_risk_json
-from natars_bot.eligibility import Outcome
+from natars_bot.protocol.checking import sft_risk_json
+from natars_bot.protocol.eligibility import Outcome
 
 from .helpers import assess
 

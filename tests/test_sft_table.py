@@ -1,4 +1,5 @@
-"""The SFT risk table itself (natars_bot/sft.py), beside the criterion tests that go through the
+"""The SFT risk table itself
+(natars_bot/protocol/sft.py), beside the criterion tests that go through the
 engine: ranges, categories, the score computed from its parts. Added for the mutants that the
 engine-level tests let survive (issue #19)."""
 
@@ -8,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from natars_bot.protocol import default_protocol
-from natars_bot.sft import ScoreRange
+from natars_bot.protocol.criteria import default_protocol
+from natars_bot.protocol.sft import ScoreRange
 
 TABLE = default_protocol().sft_risk
 ALL_KNOWN = {

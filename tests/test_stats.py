@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from natars_bot.cli import main
-from natars_bot.consort import render_flow
-from natars_bot.screening_log import COLUMNS, LogRow
-from natars_bot.stats import count_flow, flow_text
+from natars_bot.reports.consort import render_flow
+from natars_bot.reports.screening_log import COLUMNS, LogRow
+from natars_bot.reports.stats import count_flow, flow_text
 
 from .harness import MDT_CHAT, BotUnderTest, answer_all_until
 from .test_e2e_mdt import APPROVE, NOT_ELIGIBLE, _team, submit, vote

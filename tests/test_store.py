@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.audit import audit_hash
-from natars_bot.dialogue import DialogueState
+from natars_bot.audit.chain import audit_hash
+from natars_bot.dialogue.engine import DialogueState
 from natars_bot.errors import StoreError
 from natars_bot.store import MIGRATIONS, Store
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from natars_bot.audit import GENESIS_HASH, audit_hash, parse_anchor
-from natars_bot.backup import backup, restore
+from natars_bot.audit.chain import GENESIS_HASH, audit_hash, parse_anchor
 from natars_bot.cli import main
 from natars_bot.errors import StoreError
+from natars_bot.store.backup import backup, restore
 
 from .harness import BotUnderTest
 from .test_e2e_mdt import APPROVE, REVIEWER_3, _team, settled, submit, vote

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.update_cost import _answers, core, store, telegram_objects, whole_updates
-from natars_bot.dialogue import current
-from natars_bot.flow import default_flow
+from natars_bot.dialogue.engine import current
+from natars_bot.dialogue.flow import default_flow
 
 
 def test_the_answers_complete_a_referral() -> None:

@@ -8,10 +8,10 @@ import re
 from hypothesis import given, settings
 
 from natars_bot.bot.screens import verdict_text
-from natars_bot.eligibility import Assessment, Outcome, evaluate
-from natars_bot.local_api import MAX_TEXT, check_html
-from natars_bot.referral import Referral
-from natars_bot.wording import default_wording
+from natars_bot.dialogue.wording import default_wording
+from natars_bot.protocol.eligibility import Assessment, Outcome, evaluate
+from natars_bot.protocol.referral import Referral
+from natars_bot.sandbox.local_api import MAX_TEXT, check_html
 
 from .helpers import referral
 from .test_e2e_chinese import english_left

@@ -16,17 +16,17 @@ from natars_bot.bot.mdt_screens import (
     compose_tally,
 )
 from natars_bot.bot.services import Services
-from natars_bot.dialogue import DialogueState
-from natars_bot.eligibility import evaluate
+from natars_bot.dialogue.engine import DialogueState
+from natars_bot.dialogue.flow import default_flow
+from natars_bot.dialogue.wording import default_wording, load_wording, split_html
 from natars_bot.errors import FlowError
-from natars_bot.flow import default_flow
-from natars_bot.local_api import MAX_TEXT, check_html
-from natars_bot.mdt import Ballot, Decision, Vote
-from natars_bot.protocol import default_protocol
-from natars_bot.referral import Referral
+from natars_bot.mdt.rules import Ballot, Decision, Vote
+from natars_bot.protocol.criteria import default_protocol
+from natars_bot.protocol.eligibility import evaluate
+from natars_bot.protocol.referral import Referral
 from natars_bot.resources import resource_dir
+from natars_bot.sandbox.local_api import MAX_TEXT, check_html
 from natars_bot.store import ReferralRow, SubmissionRow
-from natars_bot.wording import default_wording, load_wording, split_html
 
 from .helpers import ELIGIBLE
 

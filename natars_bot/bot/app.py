@@ -25,20 +25,20 @@ from telegram.ext import (
     filters,
 )
 
-from .. import health
-from ..backup import LiveLock
-from ..files import private_database
-from ..flow import Flow, default_flow
-from ..mdt import Quorum
-from ..protocol import Protocol, default_protocol
-from ..settings import Settings
-from ..store import Store
-from ..wording import Wording, default_wording
-from . import coordinators, mdt, presses, triage
-from .callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
-from .delivery import reconcile_interrupted, retry_delay, schedule
-from .services import BotContext, Services
-from .updates import PerChatUpdateProcessor
+from natars_bot import health
+from natars_bot.bot import coordinators, mdt, presses, triage
+from natars_bot.bot.callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
+from natars_bot.bot.delivery import reconcile_interrupted, retry_delay, schedule
+from natars_bot.bot.services import BotContext, Services
+from natars_bot.bot.updates import PerChatUpdateProcessor
+from natars_bot.dialogue.flow import Flow, default_flow
+from natars_bot.dialogue.wording import Wording, default_wording
+from natars_bot.files import private_database
+from natars_bot.mdt.rules import Quorum
+from natars_bot.protocol.criteria import Protocol, default_protocol
+from natars_bot.settings import Settings
+from natars_bot.store import Store
+from natars_bot.store.backup import LiveLock
 
 __all__ = ["build_application", "shut_down", "start_up"]
 

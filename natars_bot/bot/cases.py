@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..store import Store, SubmissionRow
-from .services import Services
+from natars_bot.bot.services import Services
+from natars_bot.store import Store, SubmissionRow
 
 __all__ = ["previous_submission", "surgeon_name"]
 

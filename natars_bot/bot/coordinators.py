@@ -16,13 +16,13 @@ from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 
-from ..errors import StoreError
-from ..exports import flow_counts, write_log
-from ..stats import flow_text
-from .callbacks import CasesPage, decode, encode
-from .presses import on_invalid_button
-from .services import BotContext
-from .triage import user_language
+from natars_bot.bot.callbacks import CasesPage, decode, encode
+from natars_bot.bot.presses import on_invalid_button
+from natars_bot.bot.services import BotContext
+from natars_bot.bot.triage import user_language
+from natars_bot.errors import StoreError
+from natars_bot.reports.exports import flow_counts, write_log
+from natars_bot.reports.stats import flow_text
 
 __all__ = ["on_case", "on_cases", "on_cases_page", "on_export", "on_stats"]
 
@@ -60,7 +60,7 @@ async def on_stats(update: Update, context: BotContext) -> None:
     if database is None:  # pragma: no cover - Store.open sets it
         return
     overall, sites = await asyncio.to_thread(flow_counts, database, services.protocol)
-    from ..consort import render_flow  # noqa: PLC0415 - matplotlib costs ~40 MB: load on first use
+    from natars_bot.reports.consort import render_flow  # noqa: PLC0415 - matplotlib costs ~40 MB: load on first use
 
     picture = await asyncio.to_thread(render_flow, overall, sites, "png")  # matplotlib blocks
     await services.store.record(str(update.effective_user.id), "stats", {})

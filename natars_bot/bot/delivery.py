@@ -39,12 +39,12 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
-from ..backup import write_anchor
-from ..settings import Settings
-from ..store import OutboxRow, Outgoing, SubmissionRow
-from .cases import previous_submission, surgeon_name
-from .mdt_screens import compose_reminder, compose_summary, compose_tally
-from .services import BotContext, Services
+from natars_bot.bot.cases import previous_submission, surgeon_name
+from natars_bot.bot.mdt_screens import compose_reminder, compose_summary, compose_tally
+from natars_bot.bot.services import BotContext, Services
+from natars_bot.settings import Settings
+from natars_bot.store import OutboxRow, Outgoing, SubmissionRow
+from natars_bot.store.backup import write_anchor
 
 __all__ = [
     "MAX_ATTEMPTS",

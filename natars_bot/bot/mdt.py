@@ -1,5 +1,5 @@
 """Handlers of the MDT group: votes by button, reasons by reply, and the surgeon's update after
-"need more information". Thin: load → pure decision (natars_bot.mdt) → one store transaction
+"need more information". Thin: load → pure decision (natars_bot.mdt.rules) → one store transaction
 that also queues the messages → kick the outbox.
 """
 
@@ -13,19 +13,19 @@ from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from ..authority import Refusal, VoteFacts, vote_refusal
-from ..errors import StoreError
-from ..mdt import Ballot, Vote, decide
-from ..store import SubmissionRow
-from .callbacks import Reopen, decode
-from .callbacks import Vote as VotePress
-from .cases import previous_submission, surgeon_name
-from .delivery import kick, publish_head
-from .mdt_screens import VOTE_CODES, compose_decision, compose_tally
-from .presses import on_invalid_button
-from .screens import referral_label, review_screen
-from .services import BotContext, Services
-from .triage import plain, show_screen, surgeon_or_refuse
+from natars_bot.bot.callbacks import Reopen, decode
+from natars_bot.bot.callbacks import Vote as VotePress
+from natars_bot.bot.cases import previous_submission, surgeon_name
+from natars_bot.bot.delivery import kick, publish_head
+from natars_bot.bot.mdt_screens import VOTE_CODES, compose_decision, compose_tally
+from natars_bot.bot.presses import on_invalid_button
+from natars_bot.bot.screens import referral_label, review_screen
+from natars_bot.bot.services import BotContext, Services
+from natars_bot.bot.triage import plain, show_screen, surgeon_or_refuse
+from natars_bot.errors import StoreError
+from natars_bot.mdt.authority import Refusal, VoteFacts, vote_refusal
+from natars_bot.mdt.rules import Ballot, Vote, decide
+from natars_bot.store import SubmissionRow
 
 __all__ = ["on_reason", "on_reopen", "on_vote"]
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 async def on_vote(update: Update, context: BotContext) -> None:
     """A reviewer's button under a summary: recorded at once, or a reason asked for first.
 
-    Authority comes from the stored state (natars_bot.authority), never from the button's data,
+    Authority comes from the stored state (natars_bot.mdt.authority), never from the button's data,
     which only names the submission and the vote; each refusal is one line to the presser and
     one audit row.
     """

@@ -14,16 +14,16 @@ from datetime import datetime
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..dialogue import to_referral, visible
-from ..eligibility import Assessment, Outcome, evaluate
-from ..flow import Flow
-from ..mdt import Ballot, Decision, Quorum, Vote, changes, tally
-from ..store import Outgoing, SubmissionRow
-from ..wording import TELEGRAM_TEXT_LIMIT, split_html
-from .callbacks import Reopen, encode
-from .callbacks import Vote as VotePress
-from .screens import answer_text, referral_label
-from .services import Services
+from natars_bot.bot.callbacks import Reopen, encode
+from natars_bot.bot.callbacks import Vote as VotePress
+from natars_bot.bot.screens import answer_text, referral_label
+from natars_bot.bot.services import Services
+from natars_bot.dialogue.engine import to_referral, visible
+from natars_bot.dialogue.flow import Flow
+from natars_bot.dialogue.wording import TELEGRAM_TEXT_LIMIT, split_html
+from natars_bot.mdt.rules import Ballot, Decision, Quorum, Vote, changes, tally
+from natars_bot.protocol.eligibility import Assessment, Outcome, evaluate
+from natars_bot.store import Outgoing, SubmissionRow
 
 __all__ = [
     "VOTE_CODES",

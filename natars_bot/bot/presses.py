@@ -18,11 +18,7 @@ from typing import Literal
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
-from ..dialogue import Accepted, DialogueState, answer, back, current, edit, pick, progress, shown
-from ..dialogue import undone as undone_field
-from ..errors import StoreError
-from ..store import Outgoing, ReferralRow, SubmissionRow
-from .callbacks import (
+from natars_bot.bot.callbacks import (
     Answer,
     Back,
     Continue,
@@ -37,10 +33,10 @@ from .callbacks import (
     Verdict,
     decode,
 )
-from .cases import surgeon_name
-from .delivery import kick
-from .mdt_screens import compose_summary
-from .screens import (
+from natars_bot.bot.cases import surgeon_name
+from natars_bot.bot.delivery import kick
+from natars_bot.bot.mdt_screens import compose_summary
+from natars_bot.bot.screens import (
     Screen,
     answer_text,
     question_screen,
@@ -48,8 +44,8 @@ from .screens import (
     review_screen,
     verdict_screen,
 )
-from .services import BotContext, Services
-from .triage import (
+from natars_bot.bot.services import BotContext, Services
+from natars_bot.bot.triage import (
     accept,
     assess,
     current_screen,
@@ -57,6 +53,20 @@ from .triage import (
     show_screen,
     surgeon_or_refuse,
 )
+from natars_bot.dialogue.engine import (
+    Accepted,
+    DialogueState,
+    answer,
+    back,
+    current,
+    edit,
+    pick,
+    progress,
+    shown,
+)
+from natars_bot.dialogue.engine import undone as undone_field
+from natars_bot.errors import StoreError
+from natars_bot.store import Outgoing, ReferralRow, SubmissionRow
 
 __all__ = ["on_button", "on_invalid_button"]
 

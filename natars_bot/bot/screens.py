@@ -10,12 +10,7 @@ from __future__ import annotations
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..dialogue import UNKNOWN_CHOICE, DialogueState, current, progress, visible
-from ..eligibility import Assessment, CriterionResult, Outcome
-from ..flow import Question, Value
-from ..store import ReferralRow
-from ..wording import TELEGRAM_TEXT_LIMIT, Wording, plain_length
-from .callbacks import (
+from natars_bot.bot.callbacks import (
     Answer,
     Back,
     Continue,
@@ -28,7 +23,12 @@ from .callbacks import (
     Verdict,
     encode,
 )
-from .services import Services
+from natars_bot.bot.services import Services
+from natars_bot.dialogue.engine import UNKNOWN_CHOICE, DialogueState, current, progress, visible
+from natars_bot.dialogue.flow import Question, Value
+from natars_bot.dialogue.wording import TELEGRAM_TEXT_LIMIT, Wording, plain_length
+from natars_bot.protocol.eligibility import Assessment, CriterionResult, Outcome
+from natars_bot.store import ReferralRow
 
 __all__ = [
     "Screen",

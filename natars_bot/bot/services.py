@@ -10,11 +10,11 @@ from typing import Any
 
 from telegram.ext import CallbackContext, ExtBot
 
-from ..flow import Flow
-from ..mdt import Quorum
-from ..protocol import Protocol
-from ..store import Store
-from ..wording import Wording
+from natars_bot.dialogue.flow import Flow
+from natars_bot.dialogue.wording import Wording
+from natars_bot.mdt.rules import Quorum
+from natars_bot.protocol.criteria import Protocol
+from natars_bot.store import Store
 
 __all__ = ["BotContext", "Services"]
 

@@ -17,9 +17,9 @@ from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
-from ..errors import ConfigError
-from ..settings import Settings
-from .delivery import retry_delay
+from natars_bot.bot.delivery import retry_delay
+from natars_bot.errors import ConfigError
+from natars_bot.settings import Settings
 
 __all__ = ["MAX_WAIT", "wait_for_api"]
 

@@ -24,13 +24,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from ..answers import Rejected
-from ..dialogue import Accepted, DialogueState, Unsure, answer, new_failures, shown
-from ..dialogue import to_referral as dialogue_referral
-from ..eligibility import Assessment, evaluate
-from ..store import ReferralRow, UserRow
-from .callbacks import Language, encode
-from .screens import (
+from natars_bot.bot.callbacks import Language, encode
+from natars_bot.bot.screens import (
     Screen,
     answer_text,
     answered_text,
@@ -41,7 +36,12 @@ from .screens import (
     referral_label,
     verdict_screen,
 )
-from .services import BotContext, Services
+from natars_bot.bot.services import BotContext, Services
+from natars_bot.dialogue.answers import Rejected
+from natars_bot.dialogue.engine import Accepted, DialogueState, Unsure, answer, new_failures, shown
+from natars_bot.dialogue.engine import to_referral as dialogue_referral
+from natars_bot.protocol.eligibility import Assessment, evaluate
+from natars_bot.store import ReferralRow, UserRow
 
 __all__ = [
     "accept",

@@ -6,8 +6,8 @@ audit trail. All SQL lives in this package; callers get frozen rows back.
 
 from __future__ import annotations
 
-from .mdt import MdtMixin
-from .rows import (
+from natars_bot.store.mdt import MdtMixin
+from natars_bot.store.rows import (
     ROLES,
     AuditRow,
     OutboxRow,
@@ -17,9 +17,9 @@ from .rows import (
     SubmissionRow,
     UserRow,
 )
-from .schema import MIGRATIONS
-from .snapshot import Snapshot
-from .users import UsersMixin
+from natars_bot.store.schema import MIGRATIONS
+from natars_bot.store.snapshot import Snapshot
+from natars_bot.store.users import UsersMixin
 
 __all__ = [
     "MIGRATIONS",

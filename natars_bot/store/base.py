@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from ..audit import GENESIS_HASH, audit_hash
-from ..dialogue import DialogueState
-from ..errors import StoreError
-from .inline import Connection, connect
-from .rows import AuditRow
-from .schema import MIGRATIONS
+from natars_bot.audit.chain import GENESIS_HASH, audit_hash
+from natars_bot.dialogue.engine import DialogueState
+from natars_bot.errors import StoreError
+from natars_bot.store.inline import Connection, connect
+from natars_bot.store.rows import AuditRow
+from natars_bot.store.schema import MIGRATIONS
 
 __all__ = ["Clock", "StoreBase"]
 

@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..audit import GENESIS_HASH, Anchor
-from ..dialogue import DialogueState, shown
-from ..errors import StoreError
-from ..mdt import Ballot, Decision, Vote
-from ..replay import StateRows, answers_digest
-from .outbox import OutboxMixin
-from .referrals import ReferralsMixin
-from .rows import Outgoing, ReferralRow, SubmissionRow
+from natars_bot.audit.chain import GENESIS_HASH, Anchor
+from natars_bot.audit.replay import StateRows, answers_digest
+from natars_bot.dialogue.engine import DialogueState, shown
+from natars_bot.errors import StoreError
+from natars_bot.mdt.rules import Ballot, Decision, Vote
+from natars_bot.store.outbox import OutboxMixin
+from natars_bot.store.referrals import ReferralsMixin
+from natars_bot.store.rows import Outgoing, ReferralRow, SubmissionRow
 
 __all__ = ["MdtMixin"]
 

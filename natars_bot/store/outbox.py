@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, timedelta
 from typing import Any, Literal
 
-from .base import StoreBase
-from .rows import OutboxRow, Outgoing
+from natars_bot.store.base import StoreBase
+from natars_bot.store.rows import OutboxRow, Outgoing
 
 __all__ = ["OutboxMixin"]
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import UTC
 from typing import Any, Literal
 
-from ..dialogue import DialogueState
-from ..errors import StoreError
-from .base import StoreBase
-from .rows import ReferralRow
+from natars_bot.dialogue.engine import DialogueState
+from natars_bot.errors import StoreError
+from natars_bot.store.base import StoreBase
+from natars_bot.store.rows import ReferralRow
 
 __all__ = ["ASSESSED", "ReferralsMixin"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..dialogue import DialogueState
+from natars_bot.dialogue.engine import DialogueState
 
 __all__ = [
     "ROLES",

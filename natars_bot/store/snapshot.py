@@ -36,7 +36,8 @@ def _text(name: str) -> str:
     return f"COALESCE(CAST({_answer(name)} AS TEXT), '')"
 
 
-# The screening log's columns in order (natars_bot.screening_log.LogRow) but for the votes and
+# The screening log's columns in order
+# (natars_bot.reports.screening_log.LogRow) but for the votes and
 # reasons; the SFT score's ingredients where the score goes; `id` first for paging, the
 # submission's id last. (Criterion lists stay JSON: SQLite's json_each cost more than Python.)
 _LOG_QUERY = f"""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import StoreError
-from .base import StoreBase
-from .rows import ROLES, Role, UserRow
+from natars_bot.errors import StoreError
+from natars_bot.store.base import StoreBase
+from natars_bot.store.rows import ROLES, Role, UserRow
 
 __all__ = ["REFUSAL_WINDOW", "UsersMixin"]
 

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from .protocol import Protocol
-from .screening_log import LogRow, json_line, write_csv, write_xlsx
-from .stats import FlowCounts, count_flow
-from .store import Snapshot
-from .store.snapshot import SFT_PARTS
+from natars_bot.protocol.criteria import Protocol
+from natars_bot.reports.screening_log import LogRow, json_line, write_csv, write_xlsx
+from natars_bot.reports.stats import FlowCounts, count_flow
+from natars_bot.store import Snapshot
+from natars_bot.store.snapshot import SFT_PARTS
 
 __all__ = ["flow_counts", "log_rows", "write_log"]
 

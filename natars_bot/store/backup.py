@@ -17,9 +17,16 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .audit import Anchor, AuditTuple, head, parse_anchor, verify_anchor, verify_chain
-from .errors import StoreError
-from .files import PRIVATE, open_private, private_database
+from natars_bot.audit.chain import (
+    Anchor,
+    AuditTuple,
+    head,
+    parse_anchor,
+    verify_anchor,
+    verify_chain,
+)
+from natars_bot.errors import StoreError
+from natars_bot.files import PRIVATE, open_private, private_database
 
 __all__ = [
     "LiveLock",

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .screening_log import LogRow
+from natars_bot.reports.screening_log import LogRow
 
 __all__ = ["FlowCounts", "count_flow", "flow_text"]
 

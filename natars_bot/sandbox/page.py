@@ -1,6 +1,7 @@
 """`natars-bot sandbox`: the whole product on a laptop, with no Telegram and no internet.
 
-It starts the local Bot API server (natars_bot/local_api.py) on a free loopback port, the real
+It starts the local Bot API server (natars_bot/sandbox/local_api.py)
+on a free loopback port, the real
 bot pointed at it (the same build_application and start-up as `natars-bot run`, with its own
 SQLite file), and a web page showing a surgeon's private chat, the MDT group and a coordinator's
 chat side by side, with demo users registered on first start.
@@ -20,12 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .bot.app import build_application, shut_down, start_up
-from .errors import ConfigError
-from .local_api import LocalBotApi
-from .logs import configure_logging
-from .settings import Settings
-from .store import Role, Store
+from natars_bot.bot.app import build_application, shut_down, start_up
+from natars_bot.errors import ConfigError
+from natars_bot.logs import configure_logging
+from natars_bot.sandbox.local_api import LocalBotApi
+from natars_bot.settings import Settings
+from natars_bot.store import Role, Store
 
 __all__ = ["DEMO_USERS", "MDT_CHAT", "Sandbox", "run_sandbox"]
 
@@ -141,7 +142,7 @@ class Sandbox:
     # ------------------------------------------------------------------ the page's API
 
     async def _page(self, request: web.Request) -> web.Response:
-        page = resources.files("natars_bot").joinpath("sandbox.html").read_text("utf-8")
+        page = resources.files("natars_bot.sandbox").joinpath("sandbox.html").read_text("utf-8")
         return web.Response(text=page, content_type="text/html")
 
     async def _state(self, request: web.Request) -> web.Response:

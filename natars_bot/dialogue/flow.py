@@ -22,12 +22,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .conditions import Condition, Predicate, compile_condition, leaves
-from .errors import FlowError
-from .protocol import Protocol, default_protocol
-from .referral import Referral
-from .resources import resource_dir
-from .sft import SftRiskTable
+from natars_bot.errors import FlowError
+from natars_bot.protocol.conditions import Condition, Predicate, compile_condition, leaves
+from natars_bot.protocol.criteria import Protocol, default_protocol
+from natars_bot.protocol.referral import Referral
+from natars_bot.protocol.sft import SftRiskTable
+from natars_bot.resources import resource_dir
 
 __all__ = ["Choice", "Flow", "Question", "default_flow", "load_flow"]
 

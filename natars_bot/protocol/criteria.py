@@ -25,10 +25,16 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .conditions import Condition, FieldCondition, Predicate, compile_condition, leaves
-from .errors import ProtocolError
-from .referral import Histology, Referral
-from .sft import ScoreRange, SftRiskTable
+from natars_bot.errors import ProtocolError
+from natars_bot.protocol.conditions import (
+    Condition,
+    FieldCondition,
+    Predicate,
+    compile_condition,
+    leaves,
+)
+from natars_bot.protocol.referral import Histology, Referral
+from natars_bot.protocol.sft import ScoreRange, SftRiskTable
 
 __all__ = [
     "DERIVED_FACTS",
@@ -241,7 +247,11 @@ def load_protocol(path: str | Path) -> Protocol:
 @cache
 def default_protocol() -> Protocol:
     """The protocol shipped with the package (loaded once; it is immutable)."""
-    text = resources.files("natars_bot.protocols").joinpath(DEFAULT_PROTOCOL).read_text("utf-8")
+    text = (
+        resources.files("natars_bot.protocol.definitions")
+        .joinpath(DEFAULT_PROTOCOL)
+        .read_text("utf-8")
+    )
     return parse_protocol(text, source=DEFAULT_PROTOCOL)
 
 

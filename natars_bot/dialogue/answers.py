@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .flow import TEXT_EXTRA_MAX, Question, Value
-from .referral import Referral
+from natars_bot.dialogue.flow import TEXT_EXTRA_MAX, Question, Value
+from natars_bot.protocol.referral import Referral
 
 __all__ = ["Parsed", "Rejected", "Unclear", "looks_like_name", "normalise", "read_answer"]
 

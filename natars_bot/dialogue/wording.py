@@ -19,8 +19,8 @@ import jinja2
 import yaml
 from markupsafe import Markup
 
-from .errors import FlowError
-from .resources import resource_dir
+from natars_bot.errors import FlowError
+from natars_bot.resources import resource_dir
 
 __all__ = [
     "TELEGRAM_TEXT_LIMIT",

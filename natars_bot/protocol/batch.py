@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from itertools import repeat
 
-from .checking import assessment_json_line, read_lines
-from .eligibility import evaluate
-from .protocol import Protocol, default_protocol, load_protocol
+from natars_bot.protocol.checking import assessment_json_line, read_lines
+from natars_bot.protocol.criteria import Protocol, default_protocol, load_protocol
+from natars_bot.protocol.eligibility import evaluate
 
 __all__ = ["CHUNK_LINES", "PARALLEL_FROM", "check_chunk", "check_lines"]
 

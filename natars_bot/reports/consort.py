@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from .stats import FlowCounts
+from natars_bot.reports.stats import FlowCounts
 
 __all__ = ["render_flow"]
 

@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, to_json
 
-from .eligibility import Assessment, CriterionResult
-from .errors import InputError
-from .referral import Referral
-from .sft import SftRisk
+from natars_bot.errors import InputError
+from natars_bot.protocol.eligibility import Assessment, CriterionResult
+from natars_bot.protocol.referral import Referral
+from natars_bot.protocol.sft import SftRisk
 
 __all__ = [
     "InputShape",

@@ -29,10 +29,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .answers import Parsed, Rejected, Unclear, read_answer
-from .eligibility import Assessment
-from .flow import Flow, Question, Value
-from .referral import Referral
+from natars_bot.dialogue.answers import Parsed, Rejected, Unclear, read_answer
+from natars_bot.dialogue.flow import Flow, Question, Value
+from natars_bot.protocol.eligibility import Assessment
+from natars_bot.protocol.referral import Referral
 
 __all__ = [
     "Accepted",

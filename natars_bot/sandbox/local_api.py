@@ -151,7 +151,7 @@ class LocalBotApi:
         # return a coroutine that sleeps (a slow answer).
         self.faults: list[Callable[[str, dict[str, Any]], Any]] = []
         # Called as observer(method, params) once a method has run (or failed): for drivers
-        # that wait for particular replies (natars_bot.driver).
+        # that wait for particular replies (natars_bot.sandbox.driver).
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         # Telegram's network round trip, added to every call but getUpdates (whose wait is
         # the long poll's own): loopback answers in microseconds, Telegram in 50–300 ms.

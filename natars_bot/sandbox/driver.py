@@ -1,6 +1,7 @@
 """An HTTP driver for the local Bot API server, for load tests run from another process.
 
-`python -m natars_bot.driver --port P --token T` serves the local Bot API server on 127.0.0.1:P
+`python -m natars_bot.sandbox.driver --port P --token T`
+serves the local Bot API server on 127.0.0.1:P
 and, beside it, these endpoints for a driver:
 
     POST /driver/say    {"user": {...}, "text": "...", "chat_id": optional}
@@ -25,11 +26,11 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from .local_api import LocalBotApi
+from natars_bot.sandbox.local_api import LocalBotApi
 
 __all__ = ["DrivenServer", "main"]
 
-log = logging.getLogger("natars_bot.driver")
+log = logging.getLogger("natars_bot.sandbox.driver")
 
 
 class Reply(NamedTuple):

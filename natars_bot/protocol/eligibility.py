@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .protocol import Criterion, Protocol, WarningKind, default_protocol
-from .referral import Referral
-from .sft import SftRisk
+from natars_bot.protocol.criteria import Criterion, Protocol, WarningKind, default_protocol
+from natars_bot.protocol.referral import Referral
+from natars_bot.protocol.sft import SftRisk
 
 __all__ = [
     "Assessment",

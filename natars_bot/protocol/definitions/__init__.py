@@ -1,0 +1,1 @@
+"""Protocol definitions shipped with natars-bot (YAML, read by natars_bot.protocol.criteria)."""
