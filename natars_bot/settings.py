@@ -13,6 +13,11 @@
                             again after this long (default 180)
     NATARS_READ_DELAY_SECONDS  a press this soon after its screen appeared is refused as a
                             double tap (default 1)
+    NATARS_TIMEZONE         the zone people read times in (default Asia/Shanghai); the database
+                            and the audit trail stay UTC
+    NATARS_LOG_FORMAT       text (default) or json (one JSON object a line)
+    NATARS_BACKUP_DIR       where the running bot puts its daily online backup (unset: none)
+    NATARS_BACKUP_KEEP      how many of those backups to keep (default 14)
 
 Every command that touches the database reads the same settings. A malformed value becomes one
 ConfigError line naming the variable.
@@ -21,6 +26,8 @@ ConfigError line naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +66,24 @@ class Settings(BaseSettings):
     read_delay_seconds: float = Field(
         default=1.0, ge=0, description="presses sooner than this after their screen are refused"
     )
+
+    timezone: str = Field(default="Asia/Shanghai", description="the zone people read times in")
+    log_format: Literal["text", "json"] = "text"
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=14, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """The zone people read times in."""
+        return ZoneInfo(self.timezone)
 
     @field_validator("bot_api_url")
     @classmethod
