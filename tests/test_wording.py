@@ -164,3 +164,14 @@ def test_an_eligible_verdict_reads_well() -> None:
     text = screens.verdict_screen(_services(), "en", _row(DialogueState()), assessment, False)[0]
     assert "Eligible on the information given" in text
     assert "SFT risk score 6 (high risk)" in text
+
+
+def test_a_message_key_defined_in_two_files_is_named_with_both(tmp_path: Path) -> None:
+    first, second = tmp_path / "messages.yaml", tmp_path / "messages-mdt.yaml"
+    first.write_text("hello: {en: Hello, zh: 你好}\n", encoding="utf-8")
+    second.write_text("hello: {en: Hi, zh: 嗨}\n", encoding="utf-8")
+    with pytest.raises(FlowError, match=r"messages-mdt.yaml.*hello.*defined in messages.yaml"):
+        load_wording([first, second], resource_dir("templates"), LANGUAGES)
+    second.write_text("bye: {en: Bye, zh: 再见}\n", encoding="utf-8")
+    wording = load_wording([first, second], resource_dir("templates"), LANGUAGES)
+    assert wording.text("zh", "bye") == "再见"

@@ -91,23 +91,35 @@ class Wording:
         ).strip()
 
 
-def load_wording(messages_file: Path, template_dir: Path, languages: Sequence[str]) -> Wording:
-    """Load and check messages and templates; FlowError names the file and the entry."""
-    source = messages_file.name
-    try:
-        raw = yaml.safe_load(messages_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise FlowError(source, None, f"cannot load: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise FlowError(source, None, "expected a mapping of message keys")
+def load_wording(
+    messages_file: Path | Sequence[Path], template_dir: Path, languages: Sequence[str]
+) -> Wording:
+    """Load and check messages and templates; FlowError names the file and the entry.
+
+    `messages_file` may be several files (the surgeons', the MDT's and the coordinators'
+    words): one set of keys, and a key defined twice is an error naming both files.
+    """
+    files = [messages_file] if isinstance(messages_file, Path) else list(messages_file)
     messages: dict[str, dict[str, str]] = {}
-    for key, texts in raw.items():
-        if not isinstance(texts, dict):
-            raise FlowError(source, str(key), "expected a text per language")
-        for language in languages:
-            if not isinstance(texts.get(language), str) or not texts[language].strip():
-                raise FlowError(source, str(key), f"no {language!r} translation")
-        messages[str(key)] = {str(k): str(v) for k, v in texts.items()}
+    defined_in: dict[str, str] = {}
+    for path in files:
+        source = path.name
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise FlowError(source, None, f"cannot load: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise FlowError(source, None, "expected a mapping of message keys")
+        for key, texts in raw.items():
+            if not isinstance(texts, dict):
+                raise FlowError(source, str(key), "expected a text per language")
+            for language in languages:
+                if not isinstance(texts.get(language), str) or not texts[language].strip():
+                    raise FlowError(source, str(key), f"no {language!r} translation")
+            if str(key) in defined_in:
+                raise FlowError(source, str(key), f"defined in {defined_in[str(key)]} too")
+            defined_in[str(key)] = source
+            messages[str(key)] = {str(k): str(v) for k, v in texts.items()}
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
         autoescape=True,
@@ -129,6 +141,7 @@ def load_wording(messages_file: Path, template_dir: Path, languages: Sequence[st
 @cache
 def default_wording(languages: tuple[str, ...] = ("en", "zh")) -> Wording:
     """The shipped messages and templates."""
-    return load_wording(
-        resource_dir("conversations") / "messages.yaml", resource_dir("templates"), languages
-    )
+    folder = resource_dir("conversations")
+    # messages.yaml first (the dialogue's words), then messages-*.yaml (the other roles').
+    files = [folder / "messages.yaml", *sorted(folder.glob("messages-*.yaml"))]
+    return load_wording(files, resource_dir("templates"), languages)
