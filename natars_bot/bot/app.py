@@ -175,6 +175,7 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         quorum=Quorum(settings.approvals_needed, settings.declines_needed),
         reminder_delay=timedelta(hours=settings.reminder_hours),
         read_delay=timedelta(seconds=settings.read_delay_seconds),
+        zone=settings.zone(),
     )
     # Telegram redelivers an unconfirmed update for at most 24 hours: two days of handled
     # updates recognise every repeat and keep the table small — at start-up and then hourly.

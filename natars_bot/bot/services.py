@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram.ext import CallbackContext, ExtBot
 
@@ -37,6 +38,8 @@ class Services:
     reminder_delay: timedelta = timedelta(hours=48)
     delivery_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     clock: Callable[[], datetime] = _utc_now  # every handler reads the time here
+    # Where people read times (NATARS_TIMEZONE); the database and the audit trail stay UTC.
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     # A press that comes sooner than this after its screen appeared is refused: a double tap's
     # second tap lands, at the same spot, on the buttons of the screen the first tap brought.
     read_delay: timedelta = timedelta(seconds=1)
@@ -45,6 +48,12 @@ class Services:
     # referral id → (screen number, typed text): a screening number that looks like a name,
     # held in memory only until the surgeon confirms it (never stored unconfirmed)
     held: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` (UTC, as stored) in the zone people read times in."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.zone)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
