@@ -26,9 +26,10 @@ from telegram.ext import (
 )
 
 from natars_bot import health
-from natars_bot.bot import coordinators, mdt, presses, triage
+from natars_bot.bot import answering, commands, coordinators, mdt, presses
 from natars_bot.bot.callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
 from natars_bot.bot.delivery import reconcile_interrupted, retry_delay, schedule
+from natars_bot.bot.people import resolve_person
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.bot.updates import PerChatUpdateProcessor
 from natars_bot.dialogue.flow import Flow, default_flow
@@ -83,13 +84,13 @@ def build_application(
     )
     private = filters.ChatType.PRIVATE
     handlers: list[Any] = [
-        CommandHandler("start", triage.on_start, filters=private),
-        CommandHandler("new", triage.on_new, filters=private),
-        CommandHandler(["new", "start"], triage.on_private_only, filters=~private),
-        CommandHandler("cancel", triage.on_cancel, filters=private),
-        CommandHandler("help", triage.on_help),
-        CommandHandler("status", triage.on_status, filters=private),
-        CommandHandler("language", triage.on_language, filters=private),
+        CommandHandler("start", commands.on_start, filters=private),
+        CommandHandler("new", commands.on_new, filters=private),
+        CommandHandler(["new", "start"], commands.on_private_only, filters=~private),
+        CommandHandler("cancel", commands.on_cancel, filters=private),
+        CommandHandler("help", commands.on_help),
+        CommandHandler("status", commands.on_status, filters=private),
+        CommandHandler("language", commands.on_language, filters=private),
         CommandHandler("export", coordinators.on_export),
         CommandHandler("stats", coordinators.on_stats),
         CommandHandler("cases", coordinators.on_cases),
@@ -101,14 +102,14 @@ def build_application(
         CallbackQueryHandler(coordinators.on_cases_page, pattern=_decodes_to(CasesPage)),
         CallbackQueryHandler(presses.on_button, pattern=_decodes_to(ScreenPress, Language)),
         CallbackQueryHandler(presses.on_invalid_button),
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, triage.on_text),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, answering.on_text),
         MessageHandler(
             private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
-            triage.on_not_text,
+            answering.on_not_text,
         ),
         MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT, mdt.on_reason),
     ]
-    application.add_handler(TypeHandler(Update, skip_replayed), group=-1)
+    application.add_handler(TypeHandler(Update, begin_update), group=-1)
     application.add_handlers(handlers)
     application.add_error_handler(on_error)
     # /healthz and /metrics (natars_bot/health.py): its handlers time and count every update;
@@ -131,6 +132,13 @@ def fingerprint(update: Update) -> str:
     return hashlib.sha256(update.to_json().encode()).hexdigest()[:32]
 
 
+async def begin_update(update: Update, context: BotContext) -> None:
+    """Group -1, before every handler: who is talking (people.py), then whether this update
+    was handled before."""
+    context.person = await resolve_person(update, context.services)
+    await skip_replayed(update, context)
+
+
 async def skip_replayed(update: Update, context: BotContext) -> None:
     """Recognise an update whose effects are already committed; note the update for the store.
 
@@ -144,7 +152,7 @@ async def skip_replayed(update: Update, context: BotContext) -> None:
     printed = fingerprint(update)
     if await services.store.was_handled(update.update_id, printed):
         log.info("update %d was handled before: showing the current screen", update.update_id)
-        await triage.show_again(update, context)
+        await answering.show_again(update, context)
         raise ApplicationHandlerStop
     services.store.handling(update.update_id, printed)
 

@@ -14,12 +14,11 @@ from typing import Literal
 
 from markupsafe import Markup
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ParseMode
 
 from natars_bot.bot.callbacks import CasesPage, decode, encode
 from natars_bot.bot.presses import on_invalid_button
 from natars_bot.bot.services import BotContext
-from natars_bot.bot.triage import user_language
 from natars_bot.errors import StoreError
 from natars_bot.reports.exports import flow_counts, write_log
 from natars_bot.reports.stats import flow_text
@@ -34,10 +33,9 @@ async def _coordinator(update: Update, context: BotContext, what: str) -> str | 
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
     if message is None or user is None or chat is None:
         return None
-    services = context.services
-    language = await user_language(services, update)
-    roles = await services.store.roles_of(user.id)
-    if {"coordinator", "admin"} & set(roles) and chat.type == ChatType.PRIVATE:
+    services, person = context.services, context.person
+    language, roles = person.language, person.roles
+    if person.has("coordinator", "admin") and person.private:
         return language
     # Rate-limited for strangers: one audit row per hour each, with a count (store.users).
     await services.store.record_refusal(
@@ -145,10 +143,8 @@ async def on_cases_page(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
-    services = context.services
-    language = await user_language(services, update)
-    roles = await services.store.roles_of(query.from_user.id)
-    if not {"coordinator", "admin"} & set(roles):
+    services, language = context.services, context.person.language
+    if not context.person.has("coordinator", "admin"):
         await query.answer(str(services.wording.text(language, "export_refused")), show_alert=True)
         return
     page = decode(query.data)

@@ -18,10 +18,11 @@ from natars_bot.bot.callbacks import Vote as VotePress
 from natars_bot.bot.cases import previous_submission, surgeon_name
 from natars_bot.bot.delivery import kick, publish_head
 from natars_bot.bot.mdt_screens import VOTE_CODES, compose_decision, compose_tally
+from natars_bot.bot.people import plain, surgeon_or_refuse
 from natars_bot.bot.presses import on_invalid_button
 from natars_bot.bot.screens import referral_label, review_screen
 from natars_bot.bot.services import BotContext, Services
-from natars_bot.bot.triage import plain, show_screen, surgeon_or_refuse
+from natars_bot.bot.showing import show_screen
 from natars_bot.errors import StoreError
 from natars_bot.mdt.authority import Refusal, VoteFacts, vote_refusal
 from natars_bot.mdt.rules import Ballot, Vote, decide
@@ -50,7 +51,7 @@ async def on_vote(update: Update, context: BotContext) -> None:
     if not isinstance(press, VotePress) or vote is None:
         await on_invalid_button(update, context)
         return
-    roles = await services.store.roles_of(user.id)
+    roles = context.person.roles
     try:
         submission: SubmissionRow | None = await services.store.submission(press.submission)
     except StoreError:
@@ -283,10 +284,10 @@ async def _reviewer(services: Services, reviewer_id: int) -> str:
 async def on_reopen(update: Update, context: BotContext) -> None:
     """ "Update the referral" after the MDT asked for more: a new version, opened at the review."""
     query = update.callback_query
-    found = await surgeon_or_refuse(update, context)
-    if query is None or query.data is None or found is None:
+    surgeon = await surgeon_or_refuse(update, context)
+    if query is None or query.data is None or surgeon is None or surgeon.telegram_id is None:
         return
-    user, language = found
+    user_id, language = surgeon.telegram_id, surgeon.language
     services = context.services
     press = decode(query.data)
     if not isinstance(press, Reopen):
@@ -294,7 +295,7 @@ async def on_reopen(update: Update, context: BotContext) -> None:
         return
     try:
         referral = await services.store.referral(press.referral)
-        if referral.surgeon_id != user.telegram_id:
+        if referral.surgeon_id != user_id:
             raise StoreError("not this surgeon's referral")
         if referral.version != press.version or referral.status != "more_info":
             # A button of an earlier request, answered since by a resubmitted version.
@@ -302,12 +303,12 @@ async def on_reopen(update: Update, context: BotContext) -> None:
                 plain(services.wording.text(language, "stale_other")), show_alert=True
             )
             return
-        referral = await services.store.reopen(referral, actor=str(user.telegram_id))
+        referral = await services.store.reopen(referral, actor=str(user_id))
     except StoreError as exc:
         await query.answer(str(exc)[:200], show_alert=True)
         return
     await query.answer()
-    chat_id = update.effective_chat.id if update.effective_chat else user.telegram_id
+    chat_id = surgeon.chat_id if surgeon.chat_id is not None else user_id
     notice = services.wording.text(
         language,
         "reopened",

@@ -18,6 +18,7 @@ from typing import Literal
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
+from natars_bot.bot.answering import accept
 from natars_bot.bot.callbacks import (
     Answer,
     Back,
@@ -36,6 +37,7 @@ from natars_bot.bot.callbacks import (
 from natars_bot.bot.cases import surgeon_name
 from natars_bot.bot.delivery import kick
 from natars_bot.bot.mdt_screens import compose_summary
+from natars_bot.bot.people import plain, surgeon_or_refuse
 from natars_bot.bot.screens import (
     Screen,
     answer_text,
@@ -45,14 +47,7 @@ from natars_bot.bot.screens import (
     verdict_screen,
 )
 from natars_bot.bot.services import BotContext, Services
-from natars_bot.bot.triage import (
-    accept,
-    assess,
-    current_screen,
-    plain,
-    show_screen,
-    surgeon_or_refuse,
-)
+from natars_bot.bot.showing import assess, current_screen, show_screen
 from natars_bot.dialogue.engine import (
     Accepted,
     DialogueState,
@@ -65,7 +60,6 @@ from natars_bot.dialogue.engine import (
     shown,
 )
 from natars_bot.dialogue.engine import undone as undone_field
-from natars_bot.errors import StoreError
 from natars_bot.store import Outgoing, ReferralRow, SubmissionRow
 
 __all__ = ["on_button", "on_invalid_button"]
@@ -126,16 +120,17 @@ async def on_button(update: Update, context: BotContext) -> None:
     if isinstance(data, Language):
         await _set_language(update, context, data.language)
         return
-    found = await surgeon_or_refuse(update, context)
-    if found is None:
+    surgeon = await surgeon_or_refuse(update, context)
+    if surgeon is None or surgeon.chat_id is None:
         return
-    user, language = found
-    services = context.services
+    services, language = context.services, surgeon.language
     wording = services.wording
     if not isinstance(data, ScreenPress):
         await on_invalid_button(update, context)
         return
-    referral = await _own_draft(services, data.referral, user.telegram_id)
+    # Only the surgeon's referral in progress takes presses; any other (theirs, submitted or
+    # discarded since, or another surgeon's) is stale.
+    referral = surgeon.draft if surgeon.draft and surgeon.draft.id == data.referral else None
     if referral is None:
         await query.answer(plain(wording.text(language, "stale_button")), show_alert=True)
         return
@@ -146,7 +141,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         # The current screen has no such button: a forged press (the data of an action the
         # surgeon was never offered, e.g. "submit" with questions unanswered). Audited.
         await services.store.record(
-            str(user.telegram_id),
+            str(surgeon.telegram_id),
             "press_refused",
             {"referral": referral.public_id, "press": data.code, "view": referral.state.view},
         )
@@ -164,8 +159,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         context=context,
         referral=referral,
         language=language,
-        actor=str(user.telegram_id),
-        chat_id=update.effective_chat.id if update.effective_chat else user.telegram_id,
+        actor=str(surgeon.telegram_id),
+        chat_id=surgeon.chat_id,
         message=query.message if isinstance(query.message, Message) else None,
         data=data,
     )
@@ -181,12 +176,10 @@ async def on_invalid_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    services = context.services
-    user = update.effective_user
-    log.info("button data not ours from user %s: %r", user.id if user else "?", query.data)
-    stored = await services.store.language_of(user.id) if user is not None else None
-    language = stored or services.flow.languages[0]
-    await query.answer(plain(services.wording.text(language, "invalid_button")), show_alert=True)
+    person = context.person
+    log.info("button data not ours from user %s: %r", person.telegram_id or "?", query.data)
+    text = context.services.wording.text(person.language, "invalid_button")
+    await query.answer(plain(text), show_alert=True)
 
 
 def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
@@ -219,17 +212,6 @@ def _where_now(services: Services, language: str, state: DialogueState) -> str:
         answered, total = progress(services.flow, state)
         return plain(wording.text(language, "stale_screen", number=min(answered + 1, total)))
     return plain(wording.text(language, "stale_other"))
-
-
-async def _own_draft(services: Services, referral_id: int, surgeon_id: int) -> ReferralRow | None:
-    """The draft a button belongs to, if it is this surgeon's and still in progress."""
-    try:
-        referral = await services.store.referral(referral_id)
-    except StoreError:
-        return None
-    if referral.surgeon_id != surgeon_id or referral.status != "draft":
-        return None
-    return referral
 
 
 # ------------------------------------------------------------------ the actions

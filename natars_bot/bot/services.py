@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from telegram.ext import CallbackContext, ExtBot
@@ -16,6 +16,9 @@ from natars_bot.dialogue.wording import Wording
 from natars_bot.mdt.rules import Quorum
 from natars_bot.protocol.criteria import Protocol
 from natars_bot.store import Store
+
+if TYPE_CHECKING:
+    from natars_bot.bot.people import Person
 
 __all__ = ["BotContext", "Services"]
 
@@ -66,3 +69,18 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         if not isinstance(services, Services):  # pragma: no cover - start_up always sets it
             raise TypeError("bot_data['services'] is not set up")
         return services
+
+    # ptb builds one context per update and hands it to every handler group in turn: the
+    # person resolved in group -1 (people.resolve_person) is there for the handler that runs.
+    _person: Person | None = None
+
+    @property
+    def person(self) -> Person:
+        """Who sent the update being handled (resolved once per update, in group -1)."""
+        if self._person is None:
+            raise RuntimeError("no person resolved for this update (app.py, group -1)")
+        return self._person
+
+    @person.setter
+    def person(self, person: Person) -> None:
+        self._person = person

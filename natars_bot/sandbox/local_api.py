@@ -136,7 +136,9 @@ class LocalBotApi:
         self.call_counts: Counter[str] = Counter()  # every call ever, by method
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.callback_users: dict[str, int] = {}  # query id → who pressed (the sandbox's toasts)
-        self.commands: dict[str | None, list[dict[str, Any]]] = {}
+        self.commands: dict[str | None, list[dict[str, Any]]] = {}  # the default scope's
+        # every scope's menu: (scope as a sorted tuple of its fields, language code) → names
+        self.menus: dict[tuple[tuple[tuple[str, Any], ...], str | None], list[str]] = {}
         self.files: dict[str, bytes] = {}
         self._updates: list[dict[str, Any]] = []
         self.sent_updates: dict[int, dict[str, Any]] = {}
@@ -397,8 +399,24 @@ class LocalBotApi:
         for command in commands:
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: command description is invalid")
-        self.commands[params.get("language_code")] = commands
+        scope = _scope_key(params.get("scope"))
+        if scope == (("type", "default"),):
+            self.commands[params.get("language_code")] = commands
+        self.menus[(scope, params.get("language_code"))] = [c["command"] for c in commands]
         return True
+
+    async def _api_deletemycommands(self, params: dict[str, Any]) -> bool:
+        scope = _scope_key(params.get("scope"))
+        if scope == (("type", "default"),):
+            self.commands.pop(params.get("language_code"), None)
+        self.menus.pop((scope, params.get("language_code")), None)
+        return True
+
+    def menu(self, language_code: str | None = None, **scope: Any) -> list[str] | None:
+        """The command names published for a scope (`type="chat", chat_id=…`; none: the
+        default scope) and language, as Telegram would choose them: None if never set."""
+        key = _scope_key(scope or None)
+        return self.menus.get((key, language_code))
 
     async def _api_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
@@ -577,3 +595,12 @@ def _plain(text: str, params: dict[str, Any]) -> str:
 async def _maybe_await(value: Any) -> None:
     if asyncio.iscoroutine(value):
         await value
+
+
+def _scope_key(scope: object) -> tuple[tuple[str, Any], ...]:
+    """A BotCommandScope (as sent: a dict, or its JSON text) as a hashable key."""
+    if isinstance(scope, str):
+        scope = json.loads(scope)
+    if not isinstance(scope, dict):
+        return (("type", "default"),)
+    return tuple(sorted((str(k), v) for k, v in scope.items()))
