@@ -9,10 +9,11 @@ MDT group must be counted in the order they were cast. So this processor (ptb's 
 extension point, `BaseUpdateProcessor`) keeps one lock per chat: updates of one chat queue on
 it, other chats run beside them, at most `max_concurrent_updates` at a time.
 
-What this makes concurrent is safe to share: the store serialises its writes with one lock and
-runs its statements on the event loop's thread, so no statement of one update interleaves with
-another's transaction; the outbox worker has its own lock; the in-memory caches are keyed by
-referral, and a referral's updates all come from one private chat.
+What this makes concurrent is safe to share: each of the store's transactions is one call on
+aiosqlite's single thread (store/driver.py), so no statement of one update interleaves with
+another's transaction, and a commit's fsync runs there while other chats' updates go on; the
+outbox worker has its own lock; the in-memory caches are keyed by referral, and a referral's
+updates all come from one private chat.
 """
 
 from __future__ import annotations

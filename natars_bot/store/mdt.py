@@ -12,6 +12,7 @@ from natars_bot.audit.replay import StateRows, answers_digest
 from natars_bot.dialogue.engine import DialogueState, shown
 from natars_bot.errors import StoreError
 from natars_bot.mdt.rules import Ballot, Decision, Vote
+from natars_bot.store.base import Db
 from natars_bot.store.outbox import OutboxMixin
 from natars_bot.store.referrals import ReferralsMixin
 from natars_bot.store.rows import Outgoing, ReferralRow, SubmissionRow
@@ -54,32 +55,38 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         `compose(submission_id)` renders the messages (the vote buttons carry the id).
         """
         at = self.now()
-        async with self._transaction() as db:
-            cursor = await db.execute(
+        state = referral.state.model_dump_json()
+        remind = remind_at.astimezone(UTC).isoformat(timespec="seconds")
+
+        def submit(db: Db) -> int:
+            cursor = db.execute(
                 "UPDATE referrals SET status = 'submitted', verdict = ?, failed = ?, unknown = ?,"
                 " protocol = ?, updated_at = ?, submitted_at = ? WHERE id = ? AND status = 'draft'",
                 (verdict, json.dumps(failed), json.dumps(unknown), protocol, at, at, referral.id),
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
-            cursor = await db.execute(
+            cursor = db.execute(
                 "INSERT INTO submissions (referral_id, version, state, verdict, failed, unknown,"
                 " protocol, submitted_at, remind_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     referral.id,
                     referral.version,
-                    referral.state.model_dump_json(),
+                    state,
                     verdict,
                     json.dumps(failed),
                     json.dumps(unknown),
                     protocol,
                     at,
-                    remind_at.astimezone(UTC).isoformat(timespec="seconds"),
+                    remind,
                 ),
             )
             submission_id = int(cursor.lastrowid or 0)
-            await self._enqueue(compose(submission_id), submission_id)
-            await self._audit(
+            # compose runs here, on the connection's thread: the summary needs the new id, and
+            # must be queued in the same transaction.
+            self._enqueue_in(db, compose(submission_id), submission_id)
+            self._audit_in(
+                db,
                 actor,
                 "referral_submitted",
                 referral.public_id,
@@ -88,6 +95,9 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
                  # what `audit verify` compares the stored answers with
                  "answers": answers_digest(referral.state.answers)},
             )  # fmt: skip
+            return submission_id
+
+        submission_id = await self._write(submit)
         return await self.submission(submission_id)
 
     async def audit_head(self) -> Anchor:
@@ -193,8 +203,10 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         undecided and current. StoreError otherwise (nothing written).
         """
         at = self.now()
-        async with self._transaction() as db:
-            row = await self._one(
+
+        def record(db: Db) -> None:
+            row = self._row_in(
+                db,
                 "SELECT s.decision, s.version = r.version, r.surgeon_id,"
                 " EXISTS (SELECT 1 FROM users WHERE telegram_id = ? AND role = 'reviewer')"
                 " FROM submissions s JOIN referrals r ON r.id = s.referral_id WHERE s.id = ?",
@@ -206,48 +218,51 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
                 raise StoreError(f"{reviewer_id} is not a reviewer")
             if int(row[2]) == reviewer_id:
                 raise StoreError(f"{reviewer_id} submitted {submission.public_id}")
-            await db.execute(
+            db.execute(
                 "INSERT INTO votes (submission_id, reviewer_id, vote, reason, voted_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (submission_id, reviewer_id) DO UPDATE"
                 " SET vote = excluded.vote, reason = excluded.reason, voted_at = excluded.voted_at",
                 (submission.id, reviewer_id, vote.value, reason, at),
             )
-            await self._audit(
+            self._audit_in(
+                db,
                 str(reviewer_id),
                 "vote",
                 submission.public_id,
                 {"version": submission.version, "vote": vote.value, "reason": reason},
             )
             if decision is not None:
-                await db.execute(
+                db.execute(
                     "UPDATE submissions SET decision = ?, decided_at = ? WHERE id = ?",
                     (decision.value, at, submission.id),
                 )
-                await db.execute(
+                db.execute(
                     "UPDATE referrals SET status = ?, updated_at = ? WHERE id = ?",
                     (decision.value, at, submission.referral_id),
                 )
-                await db.execute(
-                    "DELETE FROM reason_prompts WHERE submission_id = ?", (submission.id,)
-                )
-                await self._audit(
+                db.execute("DELETE FROM reason_prompts WHERE submission_id = ?", (submission.id,))
+                self._audit_in(
+                    db,
                     "mdt",
                     "decision",
                     submission.public_id,
                     {"version": submission.version, "decision": decision.value},
                 )
-            await self._enqueue(outgoing, submission.id)
+            self._enqueue_in(db, outgoing, submission.id)
+
+        await self._write(record)
         return await self.submission(submission.id)
 
     async def add_reason_prompt(
         self, chat_id: int, message_id: int, submission_id: int, reviewer_id: int, vote: Vote
     ) -> None:
         """Remember that the bot asked a reviewer for a reason (answered by a reply)."""
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "INSERT OR REPLACE INTO reason_prompts VALUES (?, ?, ?, ?, ?)",
                 (chat_id, message_id, submission_id, reviewer_id, vote.value),
             )
+        )
 
     async def reason_prompt(self, chat_id: int, message_id: int) -> tuple[int, int, Vote] | None:
         """(submission id, reviewer id, vote) a prompt message asked about, if still open."""
@@ -261,22 +276,30 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
     async def reopen(self, referral: ReferralRow, *, actor: str) -> ReferralRow:
         """After "need more information": the referral becomes a draft again, as a new version."""
         at = self.now()
-        async with self._transaction() as db:
+        state = shown(referral.state, "ask").model_dump_json()
+
+        def reopen(db: Db) -> None:
             try:
                 # The new version opens at the review: a new screen, which no button of the
                 # submitted version's screens can answer.
-                cursor = await db.execute(
+                cursor = db.execute(
                     "UPDATE referrals SET status = 'draft', version = version + 1, updated_at = ?,"
                     " state = ? WHERE id = ? AND status = 'more_info'",
-                    (at, shown(referral.state, "ask").model_dump_json(), referral.id),
+                    (at, state, referral.id),
                 )
             except Exception as exc:  # the one-draft-per-surgeon index
                 raise StoreError("finish or cancel the referral in progress first") from exc
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is not waiting for information")
-            await self._audit(
-                actor, "referral_reopened", referral.public_id, {"version": referral.version + 1}
+            self._audit_in(
+                db,
+                actor,
+                "referral_reopened",
+                referral.public_id,
+                {"version": referral.version + 1},
             )
+
+        await self._write(reopen)
         return await self.referral(referral.id)
 
     async def due_reminders(self) -> list[SubmissionRow]:
@@ -294,12 +317,16 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         self, submission: SubmissionRow, next_at: datetime, outgoing: Sequence[Outgoing]
     ) -> None:
         """Queue a reminder and set the next one, in one transaction."""
-        async with self._transaction() as db:
-            await db.execute(
+        at = next_at.astimezone(UTC).isoformat(timespec="seconds")
+
+        def remind(db: Db) -> None:
+            db.execute(
                 "UPDATE submissions SET remind_at = ? WHERE id = ? AND decision IS NULL",
-                (next_at.astimezone(UTC).isoformat(timespec="seconds"), submission.id),
+                (at, submission.id),
             )
-            await self._enqueue(outgoing, submission.id)
-            await self._audit(
-                "bot", "reminder", submission.public_id, {"version": submission.version}
+            self._enqueue_in(db, outgoing, submission.id)
+            self._audit_in(
+                db, "bot", "reminder", submission.public_id, {"version": submission.version}
             )
+
+        await self._write(remind)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, timedelta
 from typing import Any, Literal
 
-from natars_bot.store.base import StoreBase
+from natars_bot.store.base import Db, StoreBase
 from natars_bot.store.rows import OutboxRow, Outgoing
 
 __all__ = ["OutboxMixin"]
@@ -33,21 +33,26 @@ class OutboxMixin(StoreBase):
         moment = self._clock().astimezone(UTC) + timedelta(seconds=delay)
         return moment.isoformat(timespec="milliseconds")
 
-    async def _enqueue(
-        self, items: Sequence[Outgoing], submission_id: int | None, *, delay: float = 0.0
+    def _enqueue_in(
+        self,
+        db: Db,
+        items: Sequence[Outgoing],
+        submission_id: int | None,
+        *,
+        delay: float = 0.0,
     ) -> None:
-        """Add messages to the outbox, due after `delay` seconds; call inside a transaction."""
+        """Add messages to the outbox, due after `delay` seconds, inside a transaction."""
         at = self._instant()
         due = self._instant(delay)
         for item in items:
             if item.kind == "tally" and submission_id is not None:
                 # Only the newest tally matters: older unsent edits of the summary are dropped.
-                await self._db.execute(
+                db.execute(
                     "UPDATE outbox SET status = 'superseded' WHERE submission_id = ?"
                     " AND kind = 'tally' AND status = 'pending'",
                     (submission_id,),
                 )
-            await self._db.execute(
+            db.execute(
                 "INSERT INTO outbox (kind, chat_id, text, markup, submission_id, reply_to_summary,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -89,29 +94,34 @@ class OutboxMixin(StoreBase):
 
     async def summary_seen(self, submission_id: int, chat_id: int, message_id: int) -> None:
         """Learn a summary's message id from a button pressed under it (after an uncertain post)."""
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ?"
                 " WHERE id = ? AND mdt_message_id IS NULL",
                 (chat_id, message_id, submission_id),
             )
+        )
 
     async def outbox_sent(self, row: OutboxRow, chat_id: int, message_id: int | None) -> None:
         """Record a delivery; a summary's message id is what later edits and reminders use."""
-        async with self._transaction() as db:
-            await db.execute(
+        at = self.now()
+
+        def sent(db: Db) -> None:
+            db.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?,"
                 " attempts = attempts + 1, sending_at = NULL WHERE id = ?",
-                (message_id, self.now(), row.id),
+                (message_id, at, row.id),
             )
             if row.kind == "summary" and row.submission_id is not None and message_id is not None:
-                await db.execute(
+                db.execute(
                     "UPDATE submissions SET mdt_chat_id = ?, mdt_message_id = ? WHERE id = ?",
                     (chat_id, message_id, row.submission_id),
                 )
-                await self._audit_summary(
-                    row.submission_id, "summary_posted", {"message_id": message_id}
+                self._audit_summary_in(
+                    db, row.submission_id, "summary_posted", {"message_id": message_id}
                 )
+
+        await self._write(sent)
 
     async def outbox_retry(
         self, row: OutboxRow, delay: float, error: str, *, count: bool = True
@@ -119,35 +129,40 @@ class OutboxMixin(StoreBase):
         """Try again after `delay` seconds; `count=False` when the failure says nothing about
         the row (Telegram's flood wait, a chat that moved), so it does not bring the cap nearer."""
         due = self._instant(delay)
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ?,"
                 " sending_at = NULL WHERE id = ?",
                 (int(count), due, error[:500], row.id),
             )
+        )
 
     async def outbox_give_up(
         self, row: OutboxRow, status: Literal["uncertain", "failed"], error: str
     ) -> None:
         """Stop trying: `uncertain` (a read timeout: it may have arrived) or `failed` (refused)."""
-        async with self._transaction() as db:
-            await db.execute(
+
+        def give_up(db: Db) -> None:
+            db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
                 " sending_at = NULL WHERE id = ?",
                 (status, error[:500], row.id),
             )
             if row.kind == "summary" and row.submission_id is not None:
-                await self._audit_summary(
-                    row.submission_id, f"summary_{status}", {"error": error[:200]}
+                self._audit_summary_in(
+                    db, row.submission_id, f"summary_{status}", {"error": error[:200]}
                 )
+
+        await self._write(give_up)
 
     async def outbox_sending(self, row: OutboxRow) -> None:
         """Note, committed before the Bot API call, that the row is being sent: after a crash
         a row still so marked may have reached Telegram (`interrupted_sends`)."""
-        async with self._transaction(record=False) as db:
-            await db.execute(
-                "UPDATE outbox SET sending_at = ? WHERE id = ?", (self._instant(), row.id)
-            )
+        at = self._instant()
+        await self._write(
+            lambda db: db.execute("UPDATE outbox SET sending_at = ? WHERE id = ?", (at, row.id)),
+            record=False,
+        )
 
     async def interrupted_sends(self) -> list[OutboxRow]:
         """Rows whose call began and whose outcome was never recorded (the bot died in
@@ -160,11 +175,13 @@ class OutboxMixin(StoreBase):
 
     async def outbox_superseded(self, row: OutboxRow) -> None:
         """A row made redundant before it was sent (a re-post whose first copy turned up)."""
-        async with self._transaction(record=False) as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "UPDATE outbox SET status = 'superseded', sending_at = NULL WHERE id = ?",
                 (row.id,),
-            )
+            ),
+            record=False,
+        )
 
     async def outbox_uncertain(
         self, row: OutboxRow, error: str, *, repost: Sequence[Outgoing], delay: float
@@ -172,39 +189,45 @@ class OutboxMixin(StoreBase):
         """A post that may or may not have arrived: marked uncertain (never sent again as it
         is), audited, and `repost` queued due after `delay` seconds — the worker drops it if a
         press under the first copy told us its id meanwhile."""
-        async with self._transaction() as db:
-            await db.execute(
+
+        def uncertain(db: Db) -> None:
+            db.execute(
                 "UPDATE outbox SET status = 'uncertain', attempts = attempts + 1,"
                 " last_error = ?, sending_at = NULL WHERE id = ?",
                 (error[:500], row.id),
             )
             if row.kind == "summary" and row.submission_id is not None:
-                await self._audit_summary(
-                    row.submission_id, "summary_uncertain", {"error": error[:200]}
+                self._audit_summary_in(
+                    db, row.submission_id, "summary_uncertain", {"error": error[:200]}
                 )
-            await self._enqueue(repost, row.submission_id, delay=delay)
+            self._enqueue_in(db, repost, row.submission_id, delay=delay)
+
+        await self._write(uncertain)
 
     async def outbox_failed(self, row: OutboxRow, error: str, alerts: Sequence[Outgoing]) -> None:
         """Give up on a row that cannot be delivered, and queue `alerts` (to the admins) with it,
         so that a failed message is never silent and never holds up the rows after it."""
-        async with self._transaction() as db:
-            await db.execute(
+
+        def failed(db: Db) -> None:
+            db.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
                 " sending_at = NULL WHERE id = ?",
                 (error[:500], row.id),
             )
-            await self._audit(
+            self._audit_in(
+                db,
                 "bot",
                 "outbox_failed",
-                await self._public_id(row.submission_id),
+                self._public_id_in(db, row.submission_id),
                 {"outbox": row.id, "kind": row.kind, "chat_id": row.chat_id, "error": error[:200]},
             )
-            await self._enqueue(alerts, None)
+            self._enqueue_in(db, alerts, None)
+
+        await self._write(failed)
 
     async def queue(self, items: Sequence[Outgoing]) -> None:
         """Queue messages that report no change of their own (the audit head to the admins)."""
-        async with self._transaction(record=False):
-            await self._enqueue(items, None)
+        await self._write(lambda db: self._enqueue_in(db, items, None), record=False)
 
     async def admins(self) -> list[int]:
         """The Telegram ids of the admins (who hear about failures). This is a read-only
@@ -246,39 +269,46 @@ class OutboxMixin(StoreBase):
         chat's summaries of undecided cases and queue their re-posts (`reposts`, by submission:
         the old chat takes no more edits or votes), and queue `notices` (to the admins), in one
         transaction."""
-        async with self._transaction() as db:
+
+        def migrate(db: Db) -> None:
             for key, value in (("mdt_chat_from", old), ("mdt_chat_to", new)):
-                await db.execute(
+                db.execute(
                     "INSERT INTO bot_state (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (key, value),
                 )
-            await self._audit("bot", "mdt_chat_migrated", None, {"from": old, "to": new})
+            self._audit_in(db, "bot", "mdt_chat_migrated", None, {"from": old, "to": new})
             for submission_id, items in reposts.items():
-                await db.execute(
+                db.execute(
                     "UPDATE submissions SET mdt_chat_id = NULL, mdt_message_id = NULL"
                     " WHERE id = ? AND decision IS NULL AND mdt_chat_id = ?",
                     (submission_id, old),
                 )
                 # Edits queued for the old copy wait for the new one (kind tally: the summary).
-                await self._enqueue(items, submission_id)
-            await self._enqueue(notices, None)
+                self._enqueue_in(db, items, submission_id)
+            self._enqueue_in(db, notices, None)
 
-    async def _public_id(self, submission_id: int | None) -> str | None:
+        await self._write(migrate)
+
+    def _public_id_in(self, db: Db, submission_id: int | None) -> str | None:
         if submission_id is None:
             return None
-        row = await self._one(
+        row = self._row_in(
+            db,
             "SELECT r.public_id FROM submissions s JOIN referrals r ON r.id = s.referral_id"
             " WHERE s.id = ?",
             (submission_id,),
         )
         return str(row[0]) if row else None
 
-    async def _audit_summary(self, submission_id: int, action: str, detail: dict[str, Any]) -> None:
-        row = await self._one(
+    def _audit_summary_in(
+        self, db: Db, submission_id: int, action: str, detail: dict[str, Any]
+    ) -> None:
+        row = self._row_in(
+            db,
             "SELECT r.public_id, s.version FROM submissions s"
             " JOIN referrals r ON r.id = s.referral_id WHERE s.id = ?",
             (submission_id,),
         )
         if row is not None:
-            await self._audit("bot", action, str(row[0]), {"version": int(row[1]), **detail})
+            self._audit_in(db, "bot", action, str(row[0]), {"version": int(row[1]), **detail})

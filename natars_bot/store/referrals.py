@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from natars_bot.dialogue.engine import DialogueState
 from natars_bot.errors import StoreError
-from natars_bot.store.base import StoreBase
+from natars_bot.store.base import Db, StoreBase
 from natars_bot.store.rows import ReferralRow
 
 __all__ = ["ASSESSED", "ReferralsMixin"]
@@ -87,22 +87,25 @@ class ReferralsMixin(StoreBase):
         prefix = f"NAT-{now.year}-"
         at = self.now()
         state = DialogueState().model_dump_json()
-        async with self._transaction() as db:
-            public_id = f"{prefix}{await self._next_number(prefix):04d}"
+
+        def start(db: Db) -> int:
+            public_id = f"{prefix}{self._next_number_in(db, prefix):04d}"
             try:
-                cursor = await db.execute(
+                cursor = db.execute(
                     "INSERT INTO referrals (public_id, surgeon_id, site, status, state, created_at,"
                     " updated_at) VALUES (?, ?, ?, 'draft', ?, ?, ?)",
                     (public_id, surgeon_id, site, state, at, at),
                 )
             except sqlite3.IntegrityError as exc:
                 raise StoreError("this surgeon already has a referral in progress") from exc
-            await self._audit(str(surgeon_id), "referral_started", public_id, {"site": site})
-            self._sites = None  # perhaps a new site
-            referral_id = cursor.lastrowid
-        return await self.referral(int(referral_id or 0))
+            self._audit_in(db, str(surgeon_id), "referral_started", public_id, {"site": site})
+            return int(cursor.lastrowid or 0)
 
-    async def _next_number(self, prefix: str) -> int:
+        referral_id = await self._write(start)
+        self._sites = None  # perhaps a new site
+        return await self.referral(referral_id)
+
+    def _next_number_in(self, db: Db, prefix: str) -> int:
         """The next number of the year's ids; call inside a transaction.
 
         A counter in bot_state, so that opening a referral costs the same with 100 or 100,000
@@ -110,16 +113,16 @@ class ReferralsMixin(StoreBase):
         count once a year, and for databases from before the counter.
         """
         key = f"sequence:{prefix}"
-        row = await self._one(
-            "UPDATE bot_state SET value = value + 1 WHERE key = ? RETURNING value", (key,)
+        row = self._row_in(
+            db, "UPDATE bot_state SET value = value + 1 WHERE key = ? RETURNING value", (key,)
         )
         if row is not None:
             return int(row[0])
-        counted = await self._one(
-            "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
+        counted = self._row_in(
+            db, "SELECT COUNT(*) FROM referrals WHERE public_id LIKE ?", (prefix + "%",)
         )
         number = (int(counted[0]) if counted else 0) + 1
-        await self._db.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (key, number))
+        db.execute("INSERT INTO bot_state (key, value) VALUES (?, ?)", (key, number))
         return number
 
     async def save_state(
@@ -134,26 +137,24 @@ class ReferralsMixin(StoreBase):
         """Commit a draft's new dialogue state and its audit row (before the bot replies)."""
         at = self.now()
         text = state.model_dump_json()
-        async with self._transaction() as db:
+        histology = state.answers.get("histology")
+
+        def save(db: Db) -> None:
             # The screen shown is compared too: of two presses (or a press and a typed answer)
             # read against the same state, only the first is saved.
-            cursor = await db.execute(
+            cursor = db.execute(
                 "UPDATE referrals SET state = ?, histology = ?, updated_at = ?"
                 " WHERE id = ? AND status = 'draft'"
                 " AND COALESCE(json_extract(state, '$.screen'), 0) = ?",
-                (
-                    text,
-                    state.answers.get("histology"),
-                    at,
-                    referral.id,
-                    referral.state.screen,
-                ),
+                (text, histology, at, referral.id, referral.state.screen),
             )
             if cursor.rowcount != 1:
                 raise StoreError(
                     f"referral {referral.public_id} is no longer in progress on that screen"
                 )
-            await self._audit(actor, action, referral.public_id, detail)
+            self._audit_in(db, actor, action, referral.public_id, detail)
+
+        await self._write(save)
         self._remember(referral.id, text, state)
         # What was just written, without reading (and parsing) the row back: only the draft's
         # state and time changed, and the UPDATE checked it is still a draft on that screen.
@@ -172,12 +173,13 @@ class ReferralsMixin(StoreBase):
         # The same screen shown again (resumed, re-prompted) keeps the message it first
         # appeared in: what the surgeon typed after that answered it.
         first = referral.shown_from if referral.shown_screen == screen else message_id
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "UPDATE referrals SET message_id = COALESCE(?, message_id), shown_screen = ?,"
                 " shown_from = ? WHERE id = ? AND status = 'draft'",
                 (message_id, screen, first, referral.id),
             )
+        )
         return replace(
             referral,
             message_id=message_id if message_id is not None else referral.message_id,
@@ -198,8 +200,9 @@ class ReferralsMixin(StoreBase):
     ) -> ReferralRow:
         """End a draft: stopped as ineligible, or discarded (submission is MdtMixin.submit)."""
         at = self.now()
-        async with self._transaction() as db:
-            cursor = await db.execute(
+
+        def close(db: Db) -> None:
+            cursor = db.execute(
                 "UPDATE referrals SET status = ?, verdict = ?, failed = ?, unknown = ?,"
                 " protocol = ?, updated_at = ?, submitted_at = CASE WHEN ? = 'submitted' THEN ? END"
                 " WHERE id = ? AND status = 'draft'",
@@ -217,7 +220,8 @@ class ReferralsMixin(StoreBase):
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"referral {referral.public_id} is no longer in progress")
-            await self._audit(
+            self._audit_in(
+                db,
                 actor,
                 f"referral_{status}",
                 referral.public_id,
@@ -228,6 +232,8 @@ class ReferralsMixin(StoreBase):
                     "protocol": protocol,
                 },
             )
+
+        await self._write(close)
         return await self.referral(referral.id)
 
     async def cases(

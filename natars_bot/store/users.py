@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from natars_bot.errors import StoreError
-from natars_bot.store.base import StoreBase
+from natars_bot.store.base import Db, StoreBase
 from natars_bot.store.rows import ROLES, Role, UserRow
 
 __all__ = ["REFUSAL_WINDOW", "UsersMixin"]
@@ -24,42 +24,51 @@ class UsersMixin(StoreBase):
         if role not in ROLES:
             raise StoreError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         at = self.now()
-        async with self._transaction() as db:
-            await db.execute(
+
+        def add(db: Db) -> None:
+            db.execute(
                 "INSERT INTO users (telegram_id, role, site, name, added_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (telegram_id, role) DO UPDATE SET site = excluded.site,"
                 " name = excluded.name",
                 (telegram_id, role, site, name, at),
             )
-            await self._audit(
-                actor, "user_added", None, {"telegram_id": telegram_id, "role": role, "site": site}
-            )
+            self._audit_in(
+                db, actor, "user_added", None,
+                {"telegram_id": telegram_id, "role": role, "site": site},
+            )  # fmt: skip
+
+        await self._write(add)
         return UserRow(telegram_id, role, site, name, at)
 
     async def remove_user(self, telegram_id: int, role: Role | None, *, actor: str) -> int:
         """Remove one role (or every role) of a user; returns how many were removed."""
-        async with self._transaction() as db:
+
+        def remove(db: Db) -> int:
             if role is None:
-                cursor = await db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+                cursor = db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
             else:
-                cursor = await db.execute(
+                cursor = db.execute(
                     "DELETE FROM users WHERE telegram_id = ? AND role = ?", (telegram_id, role)
                 )
             removed = cursor.rowcount
             if removed:
-                await self._audit(
-                    actor, "user_removed", None, {"telegram_id": telegram_id, "role": role}
+                self._audit_in(
+                    db, actor, "user_removed", None, {"telegram_id": telegram_id, "role": role}
                 )
             if removed and role in (None, "reviewer"):
-                await self._discount_votes(telegram_id, actor)
+                self._discount_votes_in(db, telegram_id, actor)
+            return removed
+
+        removed = await self._write(remove)
         if not removed:
             raise StoreError(f"no user {telegram_id}" + (f" with role {role}" if role else ""))
         return removed
 
-    async def _discount_votes(self, telegram_id: int, actor: str) -> None:
+    def _discount_votes_in(self, db: Db, telegram_id: int, actor: str) -> None:
         """Mark in the trail each undecided version whose votes by a removed reviewer stop
         counting (the votes stay stored; the store counts only current reviewers')."""
-        rows = await self._all(
+        rows = self._rows_in(
+            db,
             "SELECT r.public_id, s.version, v.vote FROM votes v"
             " JOIN submissions s ON s.id = v.submission_id JOIN referrals r ON r.id = s.referral_id"
             " WHERE v.reviewer_id = ? AND s.decision IS NULL"
@@ -68,7 +77,8 @@ class UsersMixin(StoreBase):
             (telegram_id, telegram_id),
         )
         for public_id, version, vote in rows:
-            await self._audit(
+            self._audit_in(
+                db,
                 actor,
                 "vote_discounted",
                 str(public_id),
@@ -91,28 +101,34 @@ class UsersMixin(StoreBase):
         previous row's hour left out, so that strangers cannot grow the trail without bound.
         """
         now = self.clock()
-        async with self._transaction() as db:
+        at = self.now()
+
+        def refuse(db: Db) -> bool:
+            written = detail
             if not registered:
-                row = await self._one(
+                row = self._row_in(
+                    db,
                     "SELECT window_start, suppressed FROM refusal_windows WHERE telegram_id = ?",
                     (telegram_id,),
                 )
                 if row is not None and datetime.fromisoformat(row[0]) > now - REFUSAL_WINDOW:
-                    await db.execute(
+                    db.execute(
                         "UPDATE refusal_windows SET suppressed = suppressed + 1"
                         " WHERE telegram_id = ?",
                         (telegram_id,),
                     )
                     return False
-                detail = {**detail, "unrecorded": int(row[1]) if row is not None else 0}
-                await db.execute(
+                written = {**detail, "unrecorded": int(row[1]) if row is not None else 0}
+                db.execute(
                     "INSERT INTO refusal_windows (telegram_id, window_start, suppressed)"
                     " VALUES (?, ?, 0) ON CONFLICT (telegram_id) DO UPDATE"
                     " SET window_start = excluded.window_start, suppressed = 0",
-                    (telegram_id, self.now()),
+                    (telegram_id, at),
                 )
-            await self._audit(str(telegram_id), action, referral, detail)
-        return True
+            self._audit_in(db, str(telegram_id), action, referral, written)
+            return True
+
+        return await self._write(refuse)
 
     async def users(self) -> list[UserRow]:
         """Every registered role, by Telegram id. This is a read-only operation."""
@@ -156,9 +172,10 @@ class UsersMixin(StoreBase):
 
     async def set_language(self, telegram_id: int, language: str) -> None:
         """Remember a user's language."""
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "INSERT INTO preferences (telegram_id, language) VALUES (?, ?)"
                 " ON CONFLICT (telegram_id) DO UPDATE SET language = excluded.language",
                 (telegram_id, language),
             )
+        )
