@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -129,11 +130,15 @@ def _add_record_commands(commands: Any) -> None:
     remove.set_defaults(handler=_users_remove)
 
     export = commands.add_parser(
-        "export", help="write the screening log (one row per assessed referral)"
+        "export", help="write the screening log (one row per version of each assessed referral)"
     )
     export.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
-    export.add_argument("--since", metavar="YYYY-MM-DD", help="referred on or after this date")
-    export.add_argument("--until", metavar="YYYY-MM-DD", help="referred on or before this date")
+    export.add_argument(
+        "--since", metavar="YYYY-MM-DD", type=_day, help="referred on or after this local date"
+    )
+    export.add_argument(
+        "--until", metavar="YYYY-MM-DD", type=_day, help="referred on or before this local date"
+    )
     export.add_argument("--site", help="one site only")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=_export)
@@ -342,12 +347,22 @@ def _users_remove(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(remove))
 
 
+def _day(text: str) -> date:
+    """A YYYY-MM-DD argument (argparse names it in a one-line error otherwise)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
 def _export(args: argparse.Namespace) -> int:
-    """Stream the screening log to a file or stdout; the export is audited."""
+    """Stream the screening log to a file or stdout; the export is audited. Dates (in the
+    log and of --since/--until) are those of NATARS_TIMEZONE."""
     from natars_bot.reports.exports import write_log  # noqa: PLC0415
 
     if args.format == "xlsx" and args.output is None:
         raise InputError("an XLSX export needs --output FILE.xlsx")
+    zone = load_settings().zone()
 
     async def export(store: Store) -> int:
         assert store.path is not None
@@ -359,6 +374,7 @@ def _export(args: argparse.Namespace) -> int:
                 default_protocol(),
                 args.format,
                 target,
+                zone=zone,
                 since=args.since,
                 until=args.until,
                 site=args.site,
@@ -370,10 +386,15 @@ def _export(args: argparse.Namespace) -> int:
             else:
                 target.flush()
         await store.record(
-            "cli", "export", {"format": args.format, "rows": count, "site": args.site}
+            "cli",
+            "export",
+            {"format": args.format, "rows": count.rows, "site": args.site},
         )
         if args.output:
-            print(f"\r{count:,} referrals written to {args.output}", file=sys.stderr)
+            print(
+                f"\r{count.rows:,} rows ({count.referrals:,} referrals) written to {args.output}",
+                file=sys.stderr,
+            )
         return EXIT_OK
 
     return asyncio.run(_with_store(export))

@@ -18,21 +18,29 @@ from .test_e2e_mdt import APPROVE, NOT_ELIGIBLE, _team, submit, vote
 COORDINATOR = 5001
 
 
-def row(**changes: str) -> LogRow:
-    """A screening-log row with some columns set."""
-    values: dict[str, object] = dict.fromkeys(COLUMNS, "")
-    values.update({"version": 1, "mdt_decision": "not submitted", **changes})
+def row(**changes: object) -> LogRow:
+    """A screening-log row (the latest version of a referral) with some columns set."""
+    values: dict[str, object] = dict.fromkeys(COLUMNS, None)
+    values.update(
+        {"version": 1, "latest": True, "failed": (), "unknown": (), "votes": "", "reasons": ""}
+    )
+    values.update({"mdt_decision": "not_submitted", **changes})
     return LogRow(**values)  # type: ignore[arg-type]
 
 
 def test_counts_follow_the_consort_boxes() -> None:
-    """Referred = in progress + assessed; assessed = excluded + submitted; per criterion too."""
+    """Referred = in progress + assessed; assessed = excluded + submitted; per criterion too;
+    a referral counts once, by its latest version."""
     rows = [
-        row(site="A", status="screen_failed", failed="EXC-01 INC-14"),
-        row(site="A", status="screen_failed", failed="EXC-01"),
-        row(site="B", status="approved", mdt_decision="approved"),
+        row(site="A", status="screen_failed", failed=("EXC-01", "INC-14")),
+        row(site="A", status="screen_failed", failed=("EXC-01",)),
+        # version 1 of the approved referral: sent back, counted once, by its latest version
+        row(site="B", status="approved", mdt_decision="more_info", latest=False),
+        row(site="B", status="approved", mdt_decision="approved", version=2),
         row(site="B", status="declined", mdt_decision="declined"),
         row(site="B", status="more_info", mdt_decision="more_info"),
+        # back in progress after "need more information": counted with the drafts
+        row(site="C", status="draft", mdt_decision="more_info"),
     ]
     overall, sites = count_flow(rows, {"A": 1, "C": 2})
     assert (overall.referred, overall.in_progress, overall.assessed) == (8, 3, 5)
@@ -46,7 +54,7 @@ def test_counts_follow_the_consort_boxes() -> None:
 
 def test_the_pictures_numbers_are_the_counts() -> None:
     """Every box of the SVG carries the number counted."""
-    overall, sites = count_flow([row(site="A", status="screen_failed", failed="INC-12")], {"A": 4})
+    overall, sites = count_flow([row(site="A", status="screen_failed", failed=("INC-12",))], {"A": 4})
     svg = render_flow(overall, sites, "svg").decode()
     for box, n in (
         ("Referred", 5),

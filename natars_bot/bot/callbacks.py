@@ -25,6 +25,7 @@ changes nothing. MDT votes carry the submission's id, which names one version of
     m:<submission>:<vote code>                  an MDT vote
     o:<referral>:<version>                      update a referral the MDT asked more about
     k:<offset>:<status>:<histology>:<site>      a page of /cases
+    u:<offset>:<status>:<histology>:<site>:<referral>   one referral of that page, opened
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_BYTES",
     "Answer",
     "Back",
+    "CaseOpen",
     "CasesPage",
     "Continue",
     "Discard",
@@ -161,11 +163,19 @@ class CasesPage(Press):
     site: int  # index into the store's sorted sites, -1 for all
 
 
+@dataclass(frozen=True, slots=True)
+class CaseOpen(CasesPage):
+    """A referral opened from a page of /cases: it carries the page, for the way back."""
+
+    code: ClassVar[str] = "u"
+    referral: int
+
+
 _KINDS: dict[str, type[Press]] = {
     kind.code: kind
     for kind in (
         Answer, Pick, Back, Edit, Verdict, Review, Submit, Continue, Stop, Discard,
-        Language, Vote, Reopen, CasesPage,
+        Language, Vote, Reopen, CasesPage, CaseOpen,
     )
 }  # fmt: skip
 

@@ -23,6 +23,7 @@ from natars_bot.dialogue.flow import Flow
 from natars_bot.dialogue.wording import TELEGRAM_TEXT_LIMIT, split_html
 from natars_bot.mdt.rules import Ballot, Decision, Quorum, Vote, changes, tally
 from natars_bot.protocol.eligibility import Assessment, Outcome, evaluate
+from natars_bot.reports.times import short_stamp, stamp
 from natars_bot.store import Outgoing, SubmissionRow
 
 __all__ = [
@@ -70,6 +71,7 @@ def _summary_parts(
         version=submission.version,
         site=submission.site,
         surgeon=surgeon,
+        submitted=stamp(submission.submitted_at, services.zone),
         changes=_changes(services, flow, previous, submission),
         rows=rows,
         assessment=assessment,
@@ -127,13 +129,24 @@ def _tally(
         services.wording.render(
             "mdt_tally.html.j2",
             services.mdt_language,
-            ballots=ballots,
+            ballots=[_shown(services, ballot) for ballot in ballots],
             discounted=discounted,
             counts={vote.value: count for vote, count in tally(ballots).items()},
             decision=decision.value if decision else None,
             quorum=quorum,
         )
     )
+
+
+def _shown(services: Services, ballot: Ballot) -> dict[str, object]:
+    """A ballot as the tally lists it: when it was cast in local time, with the zone (a case
+    waits days, so the date too)."""
+    return {
+        "vote": ballot.vote,
+        "reviewer": ballot.reviewer,
+        "reason": ballot.reason,
+        "at": short_stamp(ballot.at, services.zone),
+    }
 
 
 def compose_summary(
@@ -190,6 +203,8 @@ def compose_decision(
         version=submission.version,
         decision=decision.value,
         reasons=reasons,
+        # Composed when the decision is recorded, so the clock's now is the decision's time.
+        decided=stamp(services.clock(), services.zone),
     )
     markup = None
     if decision is Decision.more_info:
@@ -221,6 +236,7 @@ def compose_reminder(
         referral=submission.public_id,
         version=submission.version,
         age=age,
+        submitted=stamp(submission.submitted_at, services.zone),
         counts={vote.value: count for vote, count in tally(ballots).items()},
     )
     return Outgoing(kind="message", text=text, reply_to_summary=True)

@@ -12,11 +12,11 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["SFT_PARTS", "Snapshot"]
+__all__ = ["SFT_PARTS", "LogCells", "Snapshot"]
 
-_PAGE = 2000
+_PAGE = 2000  # referrals a page (each gives one row per version)
 _NO_VOTES = ("", "")
 # For SFT referrals only: the given score and its parts, as a JSON array, in this order.
 SFT_PARTS = (
@@ -25,40 +25,26 @@ SFT_PARTS = (
 # The answers the log reads, extracted from the (large) state once per row into a small array.
 _ANSWERS = ("histology", "grade", "tumor_size_cm", "asa_class", "consent", *SFT_PARTS)
 _PATHS = ", ".join(f"'$.answers.{name}'" for name in _ANSWERS)
-_SFT = ", ".join(f"'$[{_ANSWERS.index(name)}]'" for name in SFT_PARTS)
 
-
-def _answer(name: str) -> str:
-    return f"json_extract(a, '$[{_ANSWERS.index(name)}]')"
-
-
-def _text(name: str) -> str:
-    return f"COALESCE(CAST({_answer(name)} AS TEXT), '')"
-
-
-# The screening log's columns in order
-# (natars_bot.reports.screening_log.LogRow) but for the votes and
-# reasons; the SFT score's ingredients where the score goes; `id` first for paging, the
-# submission's id last. (Criterion lists stay JSON: SQLite's json_each cost more than Python.)
-_LOG_QUERY = f"""
-SELECT id, public_id, COALESCE(site, ''), substr(created_at, 1, 10),
-    CASE WHEN sid IS NULL THEN substr(updated_at, 1, 10)
-         ELSE COALESCE(substr(decided_at, 1, 10), '') END,
-    COALESCE(protocol, ''), version, {_text("histology")}, {_text("grade")},
-    CASE WHEN {_answer("tumor_size_cm")} IS NULL THEN ''
-         ELSE printf('%g', {_answer("tumor_size_cm")}) END,
-    CASE WHEN {_answer("histology")} = 'SFT' THEN json_extract(a, {_SFT}) END,
-    {_text("asa_class")}, COALESCE(verdict, ''), failed, unknown,
-    CASE WHEN sid IS NULL THEN 'not submitted' ELSE COALESCE(decision, 'pending') END,
-    {_text("consent")}, status, sid
-FROM (
-    SELECT r.id, r.public_id, r.site, r.created_at, r.updated_at, r.protocol, r.version,
-        r.verdict, r.failed, r.unknown, r.status, s.id AS sid, s.decision, s.decided_at,
-        json_extract(COALESCE(s.state, r.state), {_PATHS}) AS a
-    FROM referrals r
-    LEFT JOIN submissions s ON s.referral_id = r.id AND s.version = r.version
-    WHERE {{conditions}} AND r.id > ? ORDER BY r.id LIMIT {_PAGE}
+# One row per version: every submitted version (its own verdict, answers and decision), and the
+# referral itself where it was stopped at the pre-screen (a version never submitted). A page is
+# a run of referral ids, so that all versions of a referral come in the same page; rows are in
+# referral order, then version. `answers`: the whole answers object (JSON), only when asked for.
+# Criterion lists stay JSON: SQLite's json_each cost more than Python.
+_LOG_QUERY = """
+WITH page AS (
+    SELECT r.id FROM referrals r WHERE {conditions} AND r.id > ? ORDER BY r.id LIMIT {page}
 )
+SELECT r.id, r.public_id, r.site, r.created_at, s.submitted_at, s.decided_at, s.protocol,
+    s.version, s.verdict, s.failed, s.unknown, COALESCE(s.decision, 'pending'), r.status,
+    json_extract(s.state, {paths}), {answers_s}, s.id
+FROM page JOIN referrals r ON r.id = page.id JOIN submissions s ON s.referral_id = r.id
+UNION ALL
+SELECT r.id, r.public_id, r.site, r.created_at, r.updated_at, NULL, r.protocol,
+    r.version, r.verdict, r.failed, r.unknown, 'not_submitted', r.status,
+    json_extract(r.state, {paths}), {answers_r}, NULL
+FROM page JOIN referrals r ON r.id = page.id WHERE r.status = 'screen_failed'
+ORDER BY 1, 8
 """
 # Votes and reasons as the log prints them, one grouped query per page: a Python object per
 # ballot, or a correlated subquery per referral, each cost a third of a 100,000-row export.
@@ -71,6 +57,29 @@ SELECT v.submission_id,
 FROM votes v LEFT JOIN users u ON u.telegram_id = v.reviewer_id AND u.role = 'reviewer'
 WHERE v.submission_id IN ({marks}) GROUP BY v.submission_id
 """
+
+
+class LogCells(NamedTuple):
+    """One version of a referral as stored (times UTC ISO text; lists and answers JSON)."""
+
+    referral: int  # the row id, for paging
+    public_id: str
+    site: str | None
+    created_at: str
+    assessed_at: str | None  # submitted, or stopped at the pre-screen
+    decided_at: str | None
+    protocol: str | None
+    version: int
+    verdict: str | None
+    failed: str | None
+    unknown: str | None
+    decision: str  # pending, approved, declined, more_info; not_submitted
+    status: str  # the referral's current status
+    answers: str  # JSON array of the _ANSWERS, in that order
+    all_answers: str | None  # JSON object of every answer, when asked for
+    submission: int | None
+    votes: str
+    reasons: str
 
 
 class Snapshot:
@@ -86,24 +95,39 @@ class Snapshot:
         self._db.close()
 
     def log_cells(
-        self, *, since: str | None = None, until: str | None = None, site: str | None = None
-    ) -> Iterator[tuple[tuple[Any, ...], tuple[str, str]]]:
-        """(cells, (votes, reasons)) per assessed referral (not drafts, not discarded), oldest
-        first. In the cells, the SFT score's place holds its ingredients (see SFT_PARTS) for
-        SFT referrals, and failed/unknown are JSON lists. `since`/`until`: dates of referral,
-        inclusive."""
-        conditions = ["r.status NOT IN ('draft', 'cancelled')"]
+        self,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        site: str | None = None,
+        answers: bool = False,
+    ) -> Iterator[LogCells]:
+        """Every version of every assessed referral, oldest referral first, then by version:
+        each submitted version, and a referral stopped at the pre-screen. Drafts and discarded
+        referrals have no row of their own, but their earlier submitted versions do.
+        `start`/`end`: UTC ISO times the referral was opened in, end exclusive. `answers`:
+        fill `all_answers`. This is a read-only operation."""
+        conditions = [
+            "(r.status NOT IN ('draft', 'cancelled')"
+            " OR EXISTS (SELECT 1 FROM submissions x WHERE x.referral_id = r.id))"
+        ]
         params: list[Any] = []
-        if since:
+        if start:
             conditions.append("r.created_at >= ?")
-            params.append(since)
-        if until:
-            conditions.append("r.created_at < date(?, '+1 day')")
-            params.append(until)
+            params.append(start)
+        if end:
+            conditions.append("r.created_at < ?")
+            params.append(end)
         if site:
             conditions.append("r.site = ?")
             params.append(site)
-        query = _LOG_QUERY.format(conditions=" AND ".join(conditions))
+        query = _LOG_QUERY.format(
+            conditions=" AND ".join(conditions),
+            page=_PAGE,
+            paths=_PATHS,
+            answers_s="json_extract(s.state, '$.answers')" if answers else "NULL",
+            answers_r="json_extract(r.state, '$.answers')" if answers else "NULL",
+        )
 
         def fetch(after: int) -> tuple[list[Any], dict[int, tuple[str, str]]]:
             page: list[Any] = self._db.execute(query, (*params, after)).fetchall()
@@ -125,7 +149,7 @@ class Snapshot:
                     return
                 upcoming = reader.submit(fetch, page[-1][0])
                 for row in page:
-                    yield row, votes.get(row[-1], _NO_VOTES)
+                    yield LogCells._make((*row, *votes.get(row[-1], _NO_VOTES)))
 
     def drafts_by_site(self, site: str | None = None) -> dict[str, int]:
         """Referrals still in progress, per site."""
