@@ -94,3 +94,25 @@ def test_a_tampered_backup_is_refused(tmp_path: Path, monkeypatch: pytest.Monkey
         copy.execute("UPDATE audit SET actor = 'someone else'")
     with pytest.raises(StoreError, match="audit trail broken at row 1"):
         restore(tmp_path / "b.sqlite3", tmp_path / "n.sqlite3")
+
+
+async def test_a_damaged_database_gives_no_backup(tmp_path: Path) -> None:
+    """A database whose index pages were overwritten (a failing disk): SQLite's integrity_check
+    on the copy fails, and the backup is refused rather than kept as a good one."""
+    database = tmp_path / "damaged.sqlite3"
+    store = await Store.open(database)
+    for n in range(400):
+        await store.add_user(n, "surgeon", site=f"site {n}", name=None, actor="cli")
+    await store.close()
+    with sqlite3.connect(database) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA journal_mode = DELETE")
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        [(root,)] = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_users_1'"
+        ).fetchall()
+    with database.open("r+b") as file:  # garbage over the index's root page's cell pointers
+        file.seek((root - 1) * page_size + 12)
+        file.write(b"\xff" * 256)
+    with pytest.raises(StoreError, match=r"damaged|malformed"):
+        backup(database, tmp_path / "copy.sqlite3")

@@ -5,7 +5,8 @@ while they run. A backup may be taken at any time — the backup API copies a co
 snapshot even while the bot writes — but a restore never replaces a live database, forced or
 not. Backups are created 0600 (files.py).
 
-Each backup writes its trail's anchor beside it (`<backup>.anchor`) and beside the database
+Each backup is checked (SQLite's integrity_check, then the audit chain) and writes its trail's
+anchor beside it (`<backup>.anchor`) and beside the database
 (`<database>.anchor`, the last anchor known for it); a restore refuses a backup whose trail does
 not extend that anchor unless forced — going back to it would lose audit rows.
 """
@@ -166,8 +167,12 @@ def restore(source: Path, database: Path, *, force: bool = False) -> int:
 
 
 def _check(connection: sqlite3.Connection, path: Path) -> list[AuditTuple]:
-    """A copy is usable: a natars-bot schema whose audit chain verifies."""
+    """A copy is usable: SQLite finds its file intact (integrity_check), and it is a natars-bot
+    schema whose audit chain verifies."""
     try:
+        problems = [str(r[0]) for r in connection.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(f"{path} is damaged: {'; '.join(problems[:3])}")
         rows = connection.execute(
             "SELECT id, at, actor, action, referral, detail, prev_hash, hash FROM audit ORDER BY id"
         ).fetchall()
