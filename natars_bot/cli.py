@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from natars_bot import __version__
 from natars_bot.audit.chain import Anchor, head, parse_anchor, verify_anchor, verify_chain
@@ -132,7 +133,12 @@ def _add_record_commands(commands: Any) -> None:
     export = commands.add_parser(
         "export", help="write the screening log (one row per version of each assessed referral)"
     )
-    export.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
+    export.add_argument(
+        "--format",
+        choices=("csv", "xlsx", "json", "redcap"),
+        default="csv",
+        help="redcap: a data dictionary and records for REDCap, written into --output DIR",
+    )
     export.add_argument(
         "--since", metavar="YYYY-MM-DD", type=_day, help="referred on or after this local date"
     )
@@ -140,7 +146,9 @@ def _add_record_commands(commands: Any) -> None:
         "--until", metavar="YYYY-MM-DD", type=_day, help="referred on or before this local date"
     )
     export.add_argument("--site", help="one site only")
-    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    export.add_argument(
+        "--output", type=Path, help="file to write (default: standard output); a folder for redcap"
+    )
     export.set_defaults(handler=_export)
 
     stats = commands.add_parser(
@@ -363,6 +371,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and args.output is None:
         raise InputError("an XLSX export needs --output FILE.xlsx")
     zone = load_settings().zone()
+    if args.format == "redcap":
+        return _export_redcap(args, zone)
 
     async def export(store: Store) -> int:
         assert store.path is not None
@@ -395,6 +405,41 @@ def _export(args: argparse.Namespace) -> int:
                 f"\r{count.rows:,} rows ({count.referrals:,} referrals) written to {args.output}",
                 file=sys.stderr,
             )
+        return EXIT_OK
+
+    return asyncio.run(_with_store(export))
+
+
+def _export_redcap(args: argparse.Namespace, zone: ZoneInfo) -> int:
+    """The REDCap data dictionary and records, two files in the --output folder; audited."""
+    from natars_bot.reports.exports import REDCAP_FILES, write_redcap  # noqa: PLC0415
+
+    if args.output is None:
+        raise InputError("a REDCap export needs --output FOLDER (two files are written)")
+    args.output.mkdir(parents=True, exist_ok=True)
+    paths = [args.output / name for name in REDCAP_FILES]
+
+    async def export(store: Store) -> int:
+        assert store.path is not None
+        with open_private(paths[0]) as dictionary, open_private(paths[1]) as records:
+            written = await asyncio.to_thread(
+                write_redcap,
+                store.path,
+                default_protocol(),
+                dictionary,
+                records,
+                zone=zone,
+                since=args.since,
+                until=args.until,
+                site=args.site,
+            )
+        await store.record(
+            "cli", "export", {"format": "redcap", "rows": written.rows, "site": args.site}
+        )
+        print(
+            f"REDCap data dictionary {paths[0]}, {written.rows:,} records {paths[1]}",
+            file=sys.stderr,
+        )
         return EXIT_OK
 
     return asyncio.run(_with_store(export))

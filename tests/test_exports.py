@@ -33,7 +33,8 @@ from natars_bot.reports.screening_log import (
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, BotUnderTest, Person
-from .test_e2e_mdt import APPROVE, MORE_INFO, REVIEWER_1, SURGEON, _team, settled, submit, vote
+from .test_cases import seed_two_versions
+from .test_e2e_mdt import APPROVE, REVIEWER_1, SURGEON, _team, submit, vote
 
 COORDINATOR = 5001
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -211,24 +212,11 @@ async def test_a_coordinator_exports_the_log_of_real_referrals(bot: BotUnderTest
 async def test_every_version_is_in_every_export_and_the_json_is_the_referral(
     bot: BotUnderTest,
 ) -> None:
-    """A referral sent back for more information and approved as version 2: both versions in
-    CSV, XLSX and JSON Lines, version 1 with its request and reason, only version 2 latest; each
-    JSON line's `referral` is that version's referral as the model reads it."""
-    surgeon, chen, liu = await _team(bot)
+    """A referral sent back for more information and approved as version 2: /export has both
+    versions in CSV, XLSX and JSON Lines, version 1 with its request and reason, only version 2
+    latest; each JSON line's `referral` is that version's referral as the model reads it."""
     await bot.register(COORDINATOR, role="coordinator")
-    await submit(bot, surgeon)
-    await vote(bot, chen, APPROVE)
-    await vote(bot, liu, MORE_INFO, reason="Please confirm the ASA class")
-    await settled(bot, lambda: "More information needed" in surgeon.last()["text"])
-    review = await surgeon.presses("✏ Update the referral", surgeon.last())
-    review = await surgeon.presses("III", await surgeon.presses("✏ ASA class", review))
-    verdict = await surgeon.presses("See the verdict ➜", review)
-    await surgeon.presses("✅ Submit to MDT", verdict)
-    await settled(bot, lambda: "(version 2)" in bot.server.bot_messages(MDT_CHAT)[-1]["text"])
-    await vote(bot, chen, APPROVE)
-    await vote(bot, liu, APPROVE)
-    await settled(bot, lambda: "Approved for enrolment" in surgeon.last()["text"])
-
+    await seed_two_versions(bot.database)
     coordinator = bot.person(COORDINATOR)
     await coordinator.says("/export")
     csv_data, xlsx_data, json_data = _files(bot, coordinator)
@@ -239,6 +227,7 @@ async def test_every_version_is_in_every_export_and_the_json_is_the_referral(
     ]
     assert "Please confirm the ASA class" in rows[0]["reasons"] and rows[1]["reasons"] == ""
     assert {r["status"] for r in rows} == {"approved"}
+    assert [(r["referred_on"], r["assessed_on"]) for r in rows] == [("2026-12-03",) * 2] * 2
 
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_data))["Screening log"]
     header = [c.value for c in sheet[1]]
@@ -248,6 +237,7 @@ async def test_every_version_is_in_every_export_and_the_json_is_the_referral(
         (2, True, "approved"),
     ]
     assert isinstance(cells[0]["referred_on"], datetime) and cells[0]["asa_class"] == 2
+    assert cells[0]["reasons"] == "Dr Liu: Please confirm the ASA class"
 
     records = [json.loads(line) for line in json_data.splitlines()]
     assert [(r["version"], r["latest"], r["asa_class"]) for r in records] == [
@@ -256,7 +246,7 @@ async def test_every_version_is_in_every_export_and_the_json_is_the_referral(
     ]
     store = await Store.open(bot.database)
     try:
-        [referral] = await store.referrals_of(SURGEON)
+        [referral] = await store.referrals_of(1001)
         submissions = await store.submissions_of(referral.id)
     finally:
         await store.close()

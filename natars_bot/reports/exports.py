@@ -22,7 +22,16 @@ from natars_bot.reports.stats import FlowCounts, count_flow
 from natars_bot.store import Snapshot
 from natars_bot.store.snapshot import SFT_PARTS, LogCells
 
-__all__ = ["LogFormat", "Written", "flow_counts", "log_rows", "utc_bounds", "write_log"]
+__all__ = [
+    "REDCAP_FILES",
+    "LogFormat",
+    "Written",
+    "flow_counts",
+    "log_rows",
+    "utc_bounds",
+    "write_log",
+    "write_redcap",
+]
 
 LogFormat = Literal["csv", "json", "xlsx"]
 _UTC = ZoneInfo("UTC")
@@ -184,6 +193,41 @@ def _counting(
         if progress is not None and count % 5000 == 0:
             progress(count)
         yield row
+
+
+# The two files `natars-bot export --format redcap` writes into its --output folder.
+REDCAP_FILES = ("natars-redcap-dictionary.csv", "natars-redcap-records.csv")
+
+
+def write_redcap(
+    database: Path,
+    protocol: Protocol,
+    dictionary: BinaryIO,
+    records: BinaryIO,
+    *,
+    zone: ZoneInfo = _UTC,
+    since: date | None = None,
+    until: date | None = None,
+    site: str | None = None,
+    flow: Flow | None = None,
+) -> Written:
+    """The REDCap data dictionary (generated from the flow and the referral model) and the
+    records, the latest version of each referral, coded against it. Read-only."""
+    from natars_bot.reports.redcap import (  # noqa: PLC0415 - for this format only
+        data_dictionary,
+        write_dictionary,
+        write_records,
+    )
+
+    flow = flow or default_flow()
+    fields = data_dictionary(flow)
+    write_dictionary(fields, dictionary)
+    with Snapshot(database) as snapshot:
+        rows = log_rows(
+            snapshot, protocol, zone=zone, since=since, until=until, site=site, referrals=flow
+        )
+        written = write_records(rows, fields, records)
+    return Written(written, written)
 
 
 def flow_counts(
