@@ -91,6 +91,11 @@ def log_rows(
         yield _row(previous, True, protocol, zone, referrals)
 
 
+def _ids(text: str | None) -> tuple[str, ...]:
+    """A stored JSON list of criterion ids (most are empty: no JSON parse for those)."""
+    return tuple(json.loads(text)) if text and text != "[]" else ()
+
+
 def _row(
     cells: LogCells, latest: bool, protocol: Protocol, zone: ZoneInfo, flow: Flow | None
 ) -> LogRow:
@@ -126,8 +131,8 @@ def _row(
         sft_score=score,
         asa_class=asa,
         engine_verdict=cells.verdict,
-        failed=tuple(json.loads(cells.failed)) if cells.failed else (),
-        unknown=tuple(json.loads(cells.unknown)) if cells.unknown else (),
+        failed=_ids(cells.failed),
+        unknown=_ids(cells.unknown),
         mdt_decision=cells.decision,
         votes=cells.votes,
         reasons=cells.reasons,
