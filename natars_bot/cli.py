@@ -282,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     token = settings.token()
-    configure_logging(token)
+    configure_logging(token, fmt=settings.log_format)
     application = build_application(settings)
     # One event loop for the wait and the bot (run_polling takes the current one).
     loop = asyncio.new_event_loop()

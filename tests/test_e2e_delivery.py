@@ -55,7 +55,7 @@ async def test_502_429_and_dropped_connections_delay_but_never_lose_or_double(
     await asyncio.sleep(1.0)  # any duplicate would have arrived by now
     assert failures == []
     assert len(_summaries(bot)) == 1
-    assert (await _outbox(bot)).get("sent") == 1
+    assert (await _outbox(bot)).get("sent") == 2  # the summary and the edit adding its buttons
 
 
 async def test_an_unreachable_api_gets_the_summary_when_it_comes_back(bot: BotUnderTest) -> None:
@@ -75,23 +75,31 @@ async def test_an_unreachable_api_gets_the_summary_when_it_comes_back(bot: BotUn
 
 
 async def test_a_slow_answer_is_maybe_delivered_and_never_posted_twice(bot: BotUnderTest) -> None:
-    """A read timeout: the post is marked uncertain, not resent; a vote under it finds it again."""
-    await bot.restart(request_timeout_seconds=1.0)
+    """A read timeout: the post is marked uncertain, not resent as it is; that copy never got
+    its buttons, and the summary comes again, saying so, as the one copy to vote on."""
+    await bot.restart(request_timeout_seconds=1.0, uncertain_repost_seconds=1.0)
     surgeon, chen, liu = await _team(bot)
     bot.server.faults.append(_failing([2.0]))
-    await submit(bot, surgeon)
+    await complete_and_submit(surgeon)
     await bot.server.wait_for(lambda: len(_summaries(bot)) == 1, timeout=15)
-    await asyncio.sleep(1.0)
-    assert len(_summaries(bot)) == 1
+    [first] = _summaries(bot)
+    await asyncio.sleep(0.5)
     assert (await _outbox(bot)).get("uncertain") == 1
-    await vote(bot, chen, APPROVE)
-    await vote(bot, liu, APPROVE)
-    summary = _summaries(bot)[0]
+    assert "reply_markup" not in bot.server.chats[MDT_CHAT].messages[first["message_id"]]
     await bot.server.wait_for(
-        lambda: "Decision:" in bot.server.chats[MDT_CHAT].messages[summary["message_id"]]["text"],
+        lambda: len(_summaries(bot)) == 2 and bool(_summaries(bot)[1].get("reply_markup")),
         timeout=15,
     )
-    assert len(_summaries(bot)) == 1
+    first_copy, live = _summaries(bot)
+    assert live["text"].startswith("Re-posted: the first copy may not have arrived.")
+    await vote(bot, chen, APPROVE)
+    await vote(bot, liu, APPROVE)
+    await bot.server.wait_for(
+        lambda: "Decision:" in bot.server.chats[MDT_CHAT].messages[live["message_id"]]["text"],
+        timeout=15,
+    )
+    assert len(_summaries(bot)) == 2
+    assert "Decision:" not in first_copy["text"]
 
 
 async def test_a_pending_outbox_is_delivered_after_a_restart(bot: BotUnderTest) -> None:
@@ -106,7 +114,7 @@ async def test_a_pending_outbox_is_delivered_after_a_restart(bot: BotUnderTest) 
     await bot.restart()
     await bot.server.wait_for(lambda: len(_summaries(bot)) == 1, timeout=15)
     await asyncio.sleep(0.5)  # the delivery is recorded just after the post
-    assert (await _outbox(bot)).get("sent") == 1
+    assert (await _outbox(bot)).get("sent") == 2  # the summary and the edit adding its buttons
     assert len(_summaries(bot)) == 1
 
 

@@ -38,7 +38,13 @@ async def submit(bot: BotUnderTest, surgeon: Person, **answers: str) -> dict[str
     """Complete and submit a referral; returns its MDT summary once posted."""
     before = len(_summaries(bot))
     await complete_and_submit(surgeon, **answers)
-    await bot.server.wait_for(lambda: len(_summaries(bot)) > before)
+    # Posted first, then given its vote buttons once its message id is known (delivery.py).
+    await bot.server.wait_for(
+        lambda: (
+            len(_summaries(bot)) > before
+            and bool(bot.server.bot_messages(MDT_CHAT)[-1].get("reply_markup"))
+        )
+    )
     return _summaries(bot)[-1]
 
 
@@ -55,6 +61,8 @@ async def vote(
     bot: BotUnderTest, reviewer: Person, label: str, reason: str | None = None
 ) -> dict[str, Any]:
     """Press a vote button under the latest summary (and reply with a reason when asked)."""
+    # A summary gets its buttons by an edit once it is posted (delivery.py): wait for them.
+    await bot.server.wait_for(lambda: bool((_summary(bot) or {}).get("reply_markup")))
     summary = _summary(bot)
     assert summary is not None
     update_id = await bot.server.user_presses(reviewer.user, summary, label)
@@ -151,6 +159,7 @@ async def test_an_outsider_vote_changes_nothing(bot: BotUnderTest) -> None:
     surgeon, _, _ = await _team(bot)
     summary = await submit(bot, surgeon)
     outsider = bot.person(9999, "Someone")
+    before = dict(bot.server.chats[MDT_CHAT].messages[summary["message_id"]])
     await vote(bot, outsider, APPROVE)
     await vote(bot, surgeon, APPROVE)  # a surgeon is not a reviewer either
     assert sum("Only registered MDT reviewers" in text for text in outsider.alerts()) == 2
@@ -158,7 +167,7 @@ async def test_an_outsider_vote_changes_nothing(bot: BotUnderTest) -> None:
     [submission] = await store.submissions_of(1)
     assert await store.ballots(submission.id) == []
     await store.close()
-    assert "edit_date" not in bot.server.chats[MDT_CHAT].messages[summary["message_id"]]
+    assert bot.server.chats[MDT_CHAT].messages[summary["message_id"]] == before
 
 
 async def test_votes_can_be_changed_and_count_once(bot: BotUnderTest) -> None:

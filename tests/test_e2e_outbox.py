@@ -95,7 +95,14 @@ async def test_a_moved_mdt_chat_takes_both_waiting_cases(bot: BotUnderTest) -> N
     bot.server.faults.append(_upgraded)
     await complete_and_submit(surgeon)
     await complete_and_submit(surgeon, "LMS")
-    await settled(bot, lambda: len(_summaries(bot, SUPERGROUP)) == 2)
+    # each summary gets its buttons by an edit once posted (delivery.py)
+    await settled(
+        bot,
+        lambda: (
+            len(_summaries(bot, SUPERGROUP)) == 2
+            and all(m.get("reply_markup") for m in _summaries(bot, SUPERGROUP))
+        ),
+    )
     assert _summaries(bot, MDT_CHAT) == []
     first, second = _summaries(bot, SUPERGROUP)
     assert "NAT-2026-0001" in first["text"] and "NAT-2026-0002" in second["text"]
@@ -120,14 +127,24 @@ async def test_a_summary_posted_before_the_move_is_posted_again_with_its_tally(
     the summary is posted in the new chat with the tally as it stands, and voting goes on."""
     surgeon, chen, liu = await _team(bot)
     await complete_and_submit(surgeon)
-    await settled(bot, lambda: len(_summaries(bot, MDT_CHAT)) == 1)
+    await settled(
+        bot,
+        lambda: (
+            len(_summaries(bot, MDT_CHAT)) == 1
+            and bool(_summaries(bot, MDT_CHAT)[0].get("reply_markup"))
+        ),
+    )
     [old] = _summaries(bot, MDT_CHAT)
     bot.server.faults.append(_upgraded)
     update_id = await bot.server.user_presses(chen.user, old, APPROVE)
     await bot.handled(update_id)
 
     def reposted() -> list[dict[str, Any]]:
-        return [m for m in _summaries(bot, SUPERGROUP) if "✅ 1 ·" in m["text"]]
+        return [
+            m
+            for m in _summaries(bot, SUPERGROUP)
+            if "✅ 1 ·" in m["text"] and m.get("reply_markup")
+        ]
 
     await settled(bot, lambda: len(reposted()) == 1)
     [new] = reposted()
@@ -196,4 +213,5 @@ async def test_a_row_that_keeps_failing_is_capped_and_the_rest_flow(
             await asyncio.sleep(0.1)
     finally:
         await store.close()
-    assert counts == {"failed": 1, "sent": 2}
+    # the second summary, its buttons added by an edit, the admin's alert
+    assert counts == {"failed": 1, "sent": 3}

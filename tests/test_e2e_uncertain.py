@@ -77,7 +77,7 @@ async def test_a_timed_out_summary_that_never_arrived_is_posted_again(bot: BotUn
 
     bot.server.faults.append(_first_summary(lost))
     await complete_and_submit(surgeon)
-    await settled(bot, lambda: len(_summaries(bot.server)) == 1)
+    await settled(bot, lambda: len(_summaries(bot.server)) == 1 and len(_live(bot.server)) == 1)
     [summary] = _summaries(bot.server)
     assert summary["text"].startswith(REPOSTED)
     await asyncio.sleep(0.5)
@@ -87,34 +87,36 @@ async def test_a_timed_out_summary_that_never_arrived_is_posted_again(bot: BotUn
     await settled(bot, lambda: "MDT decision on NAT-2026-0001" in surgeon.last()["text"])
 
 
-async def test_a_press_under_an_uncertain_copy_keeps_it_and_cancels_the_repost(
-    bot: BotUnderTest,
-) -> None:
-    """The post timed out but arrived; a reviewer votes under it before the re-post is due:
-    that copy is the live one and no second copy is posted."""
-    await bot.restart(request_timeout_seconds=1.0, uncertain_repost_seconds=2.0)
-    surgeon, chen, _ = await _team(bot)
+async def test_an_uncertain_copy_that_arrived_never_has_buttons(bot: BotUnderTest) -> None:
+    """The post timed out but arrived: a summary gets its vote buttons only once its message id
+    is known, so that copy has none; the re-post is the one live copy and the votes under it
+    decide."""
+    await bot.restart(request_timeout_seconds=1.0, uncertain_repost_seconds=1.0)
+    surgeon, chen, liu = await _team(bot)
 
     async def slow(method: str, params: dict[str, Any]) -> None:
         await asyncio.sleep(1.5)  # stored after ptb gave up waiting
 
     bot.server.faults.append(_first_summary(slow))
     await complete_and_submit(surgeon)
-    await settled(bot, lambda: len(_summaries(bot.server)) == 1)
-    [summary] = _summaries(bot.server)
-    assert (await _press(bot, chen, summary, APPROVE)).startswith("Recorded")
-    await asyncio.sleep(3.0)  # past the re-post's due time
-    assert len(_summaries(bot.server)) == 1
-    shown = bot.server.chats[MDT_CHAT].messages
-    await settled(bot, lambda: "✅ 1 ·" in shown[summary["message_id"]]["text"])
+    await settled(bot, lambda: len(_summaries(bot.server)) == 2 and len(_live(bot.server)) == 1)
+    first, second = _summaries(bot.server)
+    assert "reply_markup" not in bot.server.chats[MDT_CHAT].messages[first["message_id"]]
+    assert second["text"].startswith(REPOSTED)
+    [live] = _live(bot.server)
+    assert live["message_id"] == second["message_id"]
+    for reviewer in (chen, liu):
+        assert (await _press(bot, reviewer, live, APPROVE)).startswith("Recorded")
+    await settled(bot, lambda: "MDT decision on NAT-2026-0001" in surgeon.last()["text"])
+    assert "Decision:" not in bot.server.chats[MDT_CHAT].messages[first["message_id"]]["text"]
 
 
 async def test_a_connection_dropped_after_the_post_leaves_one_live_copy(
     bot: BotUnderTest,
 ) -> None:
     """Telegram processed the post and the connection dropped before the answer: uncertain,
-    re-posted after the delay; a press under the first copy is refused, retires it (no buttons,
-    pointing to the live one); the tally goes on the live copy only."""
+    re-posted after the delay. There is never a second copy to vote on: the first has no
+    buttons; the tally goes on the live copy only."""
     await bot.restart(uncertain_repost_seconds=1.0)
     surgeon, chen, liu = await _team(bot)
     server = bot.server
@@ -129,16 +131,14 @@ async def test_a_connection_dropped_after_the_post_leaves_one_live_copy(
 
     server.faults.append(_first_summary(processed_then_dropped))
     await complete_and_submit(surgeon)
-    await settled(bot, lambda: len(_summaries(server)) == 2)
+    await settled(bot, lambda: len(_summaries(server)) == 2 and len(_live(server)) == 1)
     first, second = _summaries(server)
     assert not first["text"].startswith(REPOSTED) and second["text"].startswith(REPOSTED)
-    answer = await _press(bot, chen, first, APPROVE)
-    assert answer == "Please vote under the case's current summary. Nothing was recorded."
-    retired = server.chats[MDT_CHAT].messages[first["message_id"]]
-    assert "no longer live" in retired["text"] and "reply_markup" not in retired
+    assert "reply_markup" not in server.chats[MDT_CHAT].messages[first["message_id"]]
     assert [m["message_id"] for m in _live(server)] == [second["message_id"]]
+    live = server.chats[MDT_CHAT].messages[second["message_id"]]
     for reviewer in (chen, liu):
-        assert (await _press(bot, reviewer, second, APPROVE)).startswith("Recorded")
+        assert (await _press(bot, reviewer, live, APPROVE)).startswith("Recorded")
     await settled(
         bot, lambda: "Decision:" in server.chats[MDT_CHAT].messages[second["message_id"]]["text"]
     )
@@ -150,7 +150,7 @@ async def test_an_uncertain_decision_notice_is_delivered(bot: BotUnderTest) -> N
     await bot.restart(request_timeout_seconds=1.0)
     surgeon, chen, liu = await _team(bot)
     await complete_and_submit(surgeon)
-    await settled(bot, lambda: len(_summaries(bot.server)) == 1)
+    await settled(bot, lambda: len(_live(bot.server)) == 1)
     [summary] = _summaries(bot.server)
     lost: list[bool] = []
 
@@ -175,8 +175,8 @@ async def test_a_kill_right_after_telegram_accepted_a_summary(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     """`natars-bot run` is SIGKILLed the moment Telegram stored its summary post. The
-    restarted bot does not post it again blindly: it re-posts it saying so; a press under the
-    first copy retires it; the tally goes on the live copy, which is the only one with buttons."""
+    restarted bot does not post it again blindly: it re-posts it saying so; the first copy
+    never got buttons; the tally goes on the live copy, the only one with buttons."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     server = LocalBotApi("123456789:TEST-token-never-in-logs")
     await server.start()
@@ -218,19 +218,12 @@ async def test_a_kill_right_after_telegram_accepted_a_summary(
         assert bot.process is not None and bot.process.poll() is not None  # killed
         bot.start()
         [first] = _summaries(server)
-        # The re-post is the real summary, which may come in parts: its last has the buttons.
-        await server.wait_for(lambda: len(_live(server)) == 2, timeout=30)
-        second = _live(server)[-1]
+        assert "reply_markup" not in first  # killed before its buttons were added
+        await server.wait_for(lambda: len(_live(server)) == 1, timeout=30)
+        [second] = _live(server)
         assert server.bot_messages(MDT_CHAT)[1]["text"].startswith(REPOSTED)
         await _stored_as(database, second["message_id"])
         chen = {"id": 3001, "is_bot": False, "first_name": "Dr Chen", "language_code": "en"}
-        await server.user_presses(chen, first, APPROVE)
-        await server.wait_for(
-            lambda: (
-                "no longer live" in server.chats[MDT_CHAT].messages[first["message_id"]]["text"]
-            ),
-            timeout=30,
-        )
         await server.user_presses(chen, second, "✅ Approve for enrolment")
         await server.wait_for(
             lambda: "✅ 1 ·" in server.chats[MDT_CHAT].messages[second["message_id"]]["text"],

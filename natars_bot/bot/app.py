@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
 
-from telegram import BotCommand, Update
-from telegram.constants import ParseMode
-from telegram.error import RetryAfter
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -26,9 +23,12 @@ from telegram.ext import (
 )
 
 from natars_bot import health
-from natars_bot.bot import answering, commands, coordinators, mdt, presses
+from natars_bot.bot import answering, commands, coordinators, mdt, presses, reasons
+from natars_bot.bot.backups import schedule_backups
 from natars_bot.bot.callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
-from natars_bot.bot.delivery import reconcile_interrupted, retry_delay, schedule
+from natars_bot.bot.delivery import reconcile_interrupted, schedule
+from natars_bot.bot.failures import on_error
+from natars_bot.bot.menus import Menus
 from natars_bot.bot.people import resolve_person
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.bot.updates import PerChatUpdateProcessor
@@ -44,7 +44,6 @@ from natars_bot.store.backup import LiveLock
 __all__ = ["build_application", "shut_down", "start_up"]
 
 log = logging.getLogger(__name__)
-COMMANDS = ("new", "status", "cancel", "help", "language", "cases", "export", "stats")
 # Updates in flight at once (across chats). Each waits mostly on Telegram; 32 keeps the memory
 # of a burst bounded while 50 surgeons at 100 ms latency still see one round trip or two.
 MAX_CONCURRENT_UPDATES = 32
@@ -87,6 +86,10 @@ def build_application(
         CommandHandler("start", commands.on_start, filters=private),
         CommandHandler("new", commands.on_new, filters=private),
         CommandHandler(["new", "start"], commands.on_private_only, filters=~private),
+        CommandHandler(["status", "cancel", "language"], commands.on_wrong_place, filters=~private),
+        CommandHandler(
+            ["cases", "case", "stats", "export"], _coordinators_in_a_group, filters=~private
+        ),
         CommandHandler("cancel", commands.on_cancel, filters=private),
         CommandHandler("help", commands.on_help),
         CommandHandler("status", commands.on_status, filters=private),
@@ -102,12 +105,15 @@ def build_application(
         CallbackQueryHandler(coordinators.on_cases_page, pattern=_decodes_to(CasesPage)),
         CallbackQueryHandler(presses.on_button, pattern=_decodes_to(ScreenPress, Language)),
         CallbackQueryHandler(presses.on_invalid_button),
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, answering.on_text),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, reasons.on_private_text),
         MessageHandler(
             private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
             answering.on_not_text,
         ),
-        MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT, mdt.on_reason),
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+            reasons.on_group_reply,
+        ),
     ]
     application.add_handler(TypeHandler(Update, begin_update), group=-1)
     application.add_handlers(handlers)
@@ -116,6 +122,32 @@ def build_application(
     # the server starts with the bot (start_up) and stops with it (shut_down).
     health.install(application, settings.database)
     return application
+
+
+async def _coordinators_in_a_group(update: Update, context: BotContext) -> None:
+    """A coordinator's command in a group: refused and audited whoever asks (the log must not
+    land in a group); a coordinator hears where it works, anyone else the coordinators' own
+    refusal."""
+    person = context.person
+    text = update.effective_message.text if update.effective_message else None
+    command = (text or "/export").split()[0].lstrip("/").split("@")[0]
+    handlers = {
+        "cases": coordinators.on_cases,
+        "case": coordinators.on_case,
+        "stats": coordinators.on_stats,
+        "export": coordinators.on_export,
+    }
+    if not person.has("coordinator", "admin") or person.telegram_id is None:
+        await handlers.get(command, coordinators.on_export)(update, context)
+        return
+    chat_type = update.effective_chat.type if update.effective_chat else None
+    await context.services.store.record_refusal(
+        person.telegram_id,
+        f"{command if command in handlers else 'export'}_refused",
+        {"chat_type": chat_type, "roles": sorted(person.roles)},
+        registered=True,
+    )
+    await commands.on_wrong_place(update, context)
 
 
 def _decodes_to(*kinds: type) -> Any:
@@ -135,7 +167,10 @@ def fingerprint(update: Update) -> str:
 async def begin_update(update: Update, context: BotContext) -> None:
     """Group -1, before every handler: who is talking (people.py), then whether this update
     was handled before."""
-    context.person = await resolve_person(update, context.services)
+    context.person = person = await resolve_person(update, context.services)
+    menus = context.bot_data.get("menus")
+    if isinstance(menus, Menus):
+        menus.refresh(context.application, person)
     await skip_replayed(update, context)
 
 
@@ -184,6 +219,7 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
         reminder_delay=timedelta(hours=settings.reminder_hours),
         read_delay=timedelta(seconds=settings.read_delay_seconds),
         zone=settings.zone(),
+        clock=store.clock,  # one clock for the handlers, the jobs and the store (tests fake it)
     )
     # Telegram redelivers an unconfirmed update for at most 24 hours: two days of handled
     # updates recognise every repeat and keep the table small — at start-up and then hourly.
@@ -200,12 +236,11 @@ async def start_up(application: Application) -> None:  # type: ignore[type-arg]
     # Posts whose call began before the last stop may have reached Telegram: never blindly.
     await reconcile_interrupted(application)
     schedule(application, settings.outbox_interval_seconds, settings.reminder_check_seconds)
-    for language in flow.languages:
-        commands = [
-            BotCommand(name, wording.text(language, f"commands_{name}")) for name in COMMANDS
-        ]
-        code = None if language == flow.languages[0] else language
-        await _publish_commands(application, commands, code)
+    schedule_backups(application, settings)  # NATARS_BACKUP_DIR: a checked backup daily
+    # Each person's "/" menu lists what they can use there (menus.py).
+    menus = Menus(wording, flow.languages)
+    application.bot_data["menus"] = menus
+    await menus.publish_all(application, store)
     monitor = application.bot_data.get("health")
     if isinstance(monitor, health.Monitor):
         await monitor.start()
@@ -215,24 +250,6 @@ async def _forget_handled(application: Application) -> None:  # type: ignore[typ
     """Drop the records of updates handled more than two days ago."""
     services: Services = application.bot_data["services"]
     await services.store.forget_handled(services.store.clock() - timedelta(days=2))
-
-
-async def _publish_commands(
-    application: Application,  # type: ignore[type-arg]
-    commands: list[BotCommand],
-    language_code: str | None,
-) -> None:
-    """The command menu, waiting out Telegram's flood limit (a 429 at start-up must not stop
-    the bot); the menu is a convenience, so after a few waits the bot starts without it."""
-    for _ in range(3):
-        try:
-            await application.bot.set_my_commands(commands, language_code=language_code)
-            return
-        except RetryAfter as exc:
-            delay = retry_delay(exc)
-            log.warning("Telegram asks to wait %.0f s before the command menu", delay)
-            await asyncio.sleep(delay)
-    log.warning("the command menu (%s) was not published", language_code or "default")
 
 
 async def shut_down(application: Application) -> None:  # type: ignore[type-arg]
@@ -246,18 +263,3 @@ async def shut_down(application: Application) -> None:  # type: ignore[type-arg]
     lock = application.bot_data.pop("lock", None)
     if isinstance(lock, LiveLock):
         lock.release()
-
-
-async def on_error(update: object, context: BotContext) -> None:
-    """Log every handler error with its traceback, and tell the user politely."""
-    log.error("error while handling an update", exc_info=context.error)
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    services = context.bot_data.get("services")
-    text = "Sorry, something went wrong."
-    if isinstance(services, Services):
-        text = services.wording.text(services.flow.languages[0], "error")
-    try:
-        await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML)
-    except Exception:
-        log.warning("could not tell the user about the error", exc_info=True)

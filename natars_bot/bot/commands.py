@@ -28,6 +28,7 @@ __all__ = [
     "on_private_only",
     "on_start",
     "on_status",
+    "on_wrong_place",
     "reply",
 ]
 
@@ -94,11 +95,28 @@ async def on_cancel(update: Update, context: BotContext) -> None:
 
 
 async def on_help(update: Update, context: BotContext) -> None:
-    """/help: the commands and how to answer."""
+    """/help: the commands and how to answer, with the parts for each role the person holds."""
     if update.effective_message is None:
         return
-    text = context.services.wording.text(context.person.language, "help")
-    await update.effective_message.reply_text(text)
+    person, wording = context.person, context.services.wording
+    parts = [wording.text(person.language, "help")]
+    if person.has("coordinator", "admin"):
+        parts.append(wording.text(person.language, "help_coordinator"))
+    if person.has("reviewer"):
+        parts.append(wording.text(person.language, "help_reviewer"))
+    await update.effective_message.reply_text("\n\n".join(str(part) for part in parts))
+
+
+async def on_wrong_place(update: Update, context: BotContext) -> None:
+    """A private-chat command sent in a group: say where it works."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    command = message.text.split()[0].lstrip("/").split("@")[0]
+    text = context.services.wording.text(
+        context.person.language, "wrong_place_private", command=command
+    )
+    await message.reply_text(text)
 
 
 async def on_status(update: Update, context: BotContext) -> None:

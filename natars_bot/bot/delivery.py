@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from telegram import InlineKeyboardMarkup, ReplyParameters
@@ -95,9 +95,15 @@ async def flush_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send every due outbox message, in order, until done or Telegram asks to wait."""
     services: Services = context.bot_data["services"]
     async with services.delivery_lock:  # the repeating job and a kick must not send twice
-        for row in await services.store.due_outbox():
-            if not await _deliver(context, services, row):
-                break
+        # A delivery may queue a follow-up due at once (a summary's buttons, a move to a new
+        # chat): a few passes deliver those without waiting for the next run of the job.
+        for _ in range(3):
+            rows = await services.store.due_outbox()
+            for row in rows:
+                if not await _deliver(context, services, row):
+                    return
+            if not rows:
+                return
 
 
 async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: OutboxRow) -> bool:
@@ -183,13 +189,22 @@ async def _send(
     reply = None
     if row.reply_to_summary and summary is not None:
         reply = ReplyParameters(summary[1], allow_sending_without_reply=True)
+    # A summary is posted without its vote buttons, which are added by an edit once its
+    # message id is known: a copy whose post timed out (or whose bot died mid-call) and was
+    # posted again never has live buttons, so there is never a second copy to vote on.
+    buttons_later = row.kind == "summary" and markup is not None
     # Committed before the call: if the bot dies during it, the restart knows that this post
     # may have reached Telegram (reconcile_interrupted).
     await store.outbox_sending(row)
     message = await context.bot.send_message(
-        chat_id, row.text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=reply
+        chat_id,
+        row.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=None if buttons_later else markup,
+        reply_parameters=reply,
     )
-    await store.outbox_sent(row, chat_id, message.message_id)
+    buttons = Outgoing(kind="tally", text=row.text, markup=row.markup) if buttons_later else None
+    await store.outbox_sent(row, chat_id, message.message_id, buttons=buttons)
 
 
 def _repost_after(context: ContextTypes.DEFAULT_TYPE) -> float:
@@ -369,7 +384,7 @@ async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Re-announce undecided cases whose reminder is due; re-post a summary that never arrived."""
     services: Services = context.bot_data["services"]
     store = services.store
-    now = datetime.now(UTC)
+    now = services.clock()
     for submission in await store.due_reminders():
         ballots = await store.ballots(submission.id)
         if await store.summary_message(submission.id) is None:

@@ -1,4 +1,4 @@
-"""Handlers of the MDT group: votes by button, reasons by reply, and the surgeon's update after
+"""Handlers of the MDT group: votes by button (reasons: reasons.py), and the surgeon's update after
 "need more information". Thin: load → pure decision (natars_bot.mdt.rules) → one store transaction
 that also queues the messages → kick the outbox.
 """
@@ -9,26 +9,25 @@ import logging
 from collections.abc import Mapping
 
 from markupsafe import Markup
-from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from natars_bot.bot.callbacks import Reopen, decode
 from natars_bot.bot.callbacks import Vote as VotePress
-from natars_bot.bot.cases import previous_submission, surgeon_name
-from natars_bot.bot.delivery import kick, publish_head
-from natars_bot.bot.mdt_screens import VOTE_CODES, compose_decision, compose_tally
+from natars_bot.bot.mdt_screens import VOTE_CODES
 from natars_bot.bot.people import plain, surgeon_or_refuse
 from natars_bot.bot.presses import on_invalid_button
+from natars_bot.bot.reasons import ask_reason
 from natars_bot.bot.screens import referral_label, review_screen
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.bot.showing import show_screen
+from natars_bot.bot.votes import record_vote
 from natars_bot.errors import StoreError
 from natars_bot.mdt.authority import Refusal, VoteFacts, vote_refusal
-from natars_bot.mdt.rules import Ballot, Vote, decide
 from natars_bot.store import SubmissionRow
 
-__all__ = ["on_reason", "on_reopen", "on_vote"]
+__all__ = ["on_reopen", "on_vote"]
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +70,13 @@ async def on_vote(update: Update, context: BotContext) -> None:
         await services.store.summary_seen(submission.id, message.chat.id, message.message_id)
     vote_label = str(wording.text(language, f"vote_{vote.value}"))
     if vote.needs_reason:
-        await _ask_reason(context, message, submission, user.id, user.full_name, vote)
-        await query.answer(str(wording.text(language, "reason_asked")))
+        privately = await ask_reason(context, message, submission, user.id, user.full_name, vote)
+        asked = "reason_asked_private" if privately else "reason_asked"
+        await query.answer(
+            str(wording.text(context.person.language if privately else language, asked))
+        )
         return
-    if await _record(context, submission, user.id, vote, None):
+    if await record_vote(context, submission, user.id, vote, None):
         await query.answer(str(wording.text(language, "vote_recorded", vote=vote_label)))
     else:
         await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
@@ -165,120 +167,6 @@ _REFUSAL_TEXT = {
     Refusal.wrong_message: "vote_wrong_message",
     Refusal.own_referral: "vote_own_referral",
 }
-
-
-async def _ask_reason(
-    context: BotContext,
-    message: object,
-    submission: SubmissionRow,
-    reviewer_id: int,
-    reviewer: str,
-    vote: Vote,
-) -> None:
-    """Not eligible / Need more information: the vote counts once the reviewer replies."""
-    services = context.services
-    language = services.mdt_language
-    chat_id = message.chat.id if isinstance(message, Message) else services.mdt_chat_id
-    if chat_id is None:
-        return
-    # A text mention makes the selective ForceReply open the reply box for this reviewer only.
-    mention = Markup('<a href="tg://user?id={}">{}</a>').format(reviewer_id, reviewer)
-    text = services.wording.text(
-        language,
-        "reason_prompt",
-        reviewer=mention,
-        vote=services.wording.text(language, f"vote_{vote.value}"),
-        referral=submission.public_id,
-    )
-    reply = ReplyParameters(message.message_id) if isinstance(message, Message) else None
-    # ForceReply opens the reply box; in groups, privacy mode still lets replies to the bot through.
-    prompt = await context.bot.send_message(
-        chat_id,
-        text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=ForceReply(selective=True),
-        reply_parameters=reply,
-    )
-    await services.store.add_reason_prompt(
-        chat_id, prompt.message_id, submission.id, reviewer_id, vote
-    )
-
-
-async def on_reason(update: Update, context: BotContext) -> None:
-    """A reply to a reason prompt, from the reviewer it asked: the vote is recorded with it."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None or message.reply_to_message is None:
-        return
-    services = context.services
-    asked = await services.store.reason_prompt(message.chat.id, message.reply_to_message.message_id)
-    if asked is None:
-        return  # a reply to something else: not ours
-    submission_id, reviewer_id, vote = asked
-    if user.id != reviewer_id or message.chat.id != services.mdt_chat_id:
-        return
-    reason = " ".join((message.text or "").split())[:500]
-    if not reason:
-        await message.reply_text(str(services.wording.text(services.mdt_language, "reason_empty")))
-        return
-    submission = await services.store.submission(submission_id)
-    if submission.decision is not None:
-        return
-    if not await _record(context, submission, reviewer_id, vote, reason):
-        # The role was removed, or the version resubmitted, since the prompt: say so once.
-        await message.reply_text(str(services.wording.text(services.mdt_language, "vote_lapsed")))
-
-
-async def _record(
-    context: BotContext, submission: SubmissionRow, reviewer_id: int, vote: Vote, reason: str | None
-) -> bool:
-    """Record the vote, decide, and queue the tally (and the decision notice) in one
-    transaction; False when the store's own authority check refused it (nothing written)."""
-    services = context.services
-    store = services.store
-    # Quorum from current reviewers only: the store leaves removed reviewers' votes out.
-    earlier = [b for b in await store.ballots(submission.id) if b.reviewer_id != reviewer_id]
-    mine = Ballot(reviewer_id, await _reviewer(services, reviewer_id), vote, reason, store.now())
-    ballots = [*earlier, mine]
-    decision = decide(ballots, services.quorum)
-    previous = await previous_submission(store, submission)
-    surgeon = await surgeon_name(services, submission.surgeon_id)
-    discounted = [
-        b for b in await store.discounted_ballots(submission.id) if b.reviewer_id != reviewer_id
-    ]
-    outgoing = [
-        compose_tally(
-            services, submission, previous, surgeon, ballots, decision, discounted=discounted
-        )
-    ]
-    if decision is not None:
-        language = await store.language_of(submission.surgeon_id) or services.flow.languages[0]
-        outgoing.append(compose_decision(services, submission, ballots, decision, language))
-    try:
-        await store.record_vote(
-            submission, reviewer_id, vote, reason, decision=decision, outgoing=outgoing
-        )
-    except StoreError as exc:
-        log.info("vote not recorded: %s", exc)
-        await store.record_refusal(
-            reviewer_id,
-            "vote_refused",
-            {"reason": "at_count", "submission": submission.id, "error": str(exc)},
-            registered=True,
-            referral=submission.public_id,
-        )
-        return False
-    if decision is not None:
-        await publish_head(services, "decision")  # every decision anchors the trail
-    kick(context)
-    return True
-
-
-async def _reviewer(services: Services, reviewer_id: int) -> str:
-    user = (await services.store.roles_of(reviewer_id)).get("reviewer")
-    if user is not None and user.name:
-        return user.name
-    return str(services.wording.text(services.mdt_language, "reviewer_unnamed", id=reviewer_id))
 
 
 async def on_reopen(update: Update, context: BotContext) -> None:

@@ -38,6 +38,7 @@ class Person:
     chat_id: int | None  # the chat the update came from
     private: bool  # whether that chat is the user's private chat with the bot
     draft: ReferralRow | None = None  # a surgeon's referral in progress (private chats only)
+    chosen_language: str | None = None  # the language chosen with /language, if any
 
     def has(self, *roles: str) -> bool:
         """Whether the person holds any of `roles` now."""
@@ -71,6 +72,7 @@ async def resolve_person(update: Update, services: Services) -> Person:
         chat_id=chat.id if chat is not None else None,
         private=private,
         draft=draft,
+        chosen_language=stored,
     )
 
 

@@ -224,6 +224,11 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
                 " SET vote = excluded.vote, reason = excluded.reason, voted_at = excluded.voted_at",
                 (submission.id, reviewer_id, vote.value, reason, at),
             )
+            # A vote answers the reviewer's open prompts on this case: none is pending any more.
+            db.execute(
+                "DELETE FROM reason_prompts WHERE submission_id = ? AND reviewer_id = ?",
+                (submission.id, reviewer_id),
+            )
             self._audit_in(
                 db,
                 str(reviewer_id),
@@ -272,6 +277,17 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
             (chat_id, message_id),
         )
         return (int(row[0]), int(row[1]), Vote(row[2])) if row else None
+
+    async def pending_reason(self, reviewer_id: int) -> tuple[int, int, int, Vote] | None:
+        """The reviewer's latest unanswered reason prompt on an undecided case, as (chat id,
+        message id, submission id, vote). This is a read-only operation."""
+        row = await self._one(
+            "SELECT p.chat_id, p.message_id, p.submission_id, p.vote FROM reason_prompts p"
+            " JOIN submissions s ON s.id = p.submission_id"
+            " WHERE p.reviewer_id = ? AND s.decision IS NULL ORDER BY p.rowid DESC LIMIT 1",
+            (reviewer_id,),
+        )
+        return (int(row[0]), int(row[1]), int(row[2]), Vote(row[3])) if row else None
 
     async def reopen(self, referral: ReferralRow, *, actor: str) -> ReferralRow:
         """After "need more information": the referral becomes a draft again, as a new version."""

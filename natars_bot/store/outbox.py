@@ -102,8 +102,18 @@ class OutboxMixin(StoreBase):
             )
         )
 
-    async def outbox_sent(self, row: OutboxRow, chat_id: int, message_id: int | None) -> None:
-        """Record a delivery; a summary's message id is what later edits and reminders use."""
+    async def outbox_sent(
+        self,
+        row: OutboxRow,
+        chat_id: int,
+        message_id: int | None,
+        *,
+        buttons: Outgoing | None = None,
+    ) -> None:
+        """Record a delivery; a summary's message id is what later edits and reminders use.
+        `buttons` (a summary's vote buttons, added by an edit once its message id is known) is
+        queued in the same transaction — unless a tally edit is already waiting, which brings
+        the buttons with the votes (an edit of the summary alone would wipe its tally)."""
         at = self.now()
 
         def sent(db: Db) -> None:
@@ -120,6 +130,15 @@ class OutboxMixin(StoreBase):
                 self._audit_summary_in(
                     db, row.submission_id, "summary_posted", {"message_id": message_id}
                 )
+            if buttons is not None and row.submission_id is not None:
+                waiting = self._row_in(
+                    db,
+                    "SELECT 1 FROM outbox WHERE submission_id = ? AND kind = 'tally'"
+                    " AND status = 'pending'",
+                    (row.submission_id,),
+                )
+                if waiting is None:
+                    self._enqueue_in(db, [buttons], row.submission_id)
 
         await self._write(sent)
 
