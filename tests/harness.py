@@ -39,11 +39,48 @@ class Person:
         return self.last(chat_id)
 
     async def presses(self, label: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Press a button (on the last bot message with buttons, by default) and wait."""
+        """Press a button (on the last bot message with buttons, by default) and wait.
+
+        On a rows screen returned by `answer_until` for one of its rows, the button is the one
+        in that row (the same label may be in several rows: "Not done"). "✏ <label>" on the
+        review, which has a button per section, changes that answer: the section's button,
+        then the answer's (what one "✏" per answer did)."""
         message = message or self.with_buttons()
+        row = message.get(ROW_KEY)
+        if row is not None:
+            data = _row_button(message, row, label)
+            if data is not None:
+                return await self.presses_data(data, message)
+        if label.startswith("✏ ") and label not in self.buttons(message):
+            edited = await self._edit_from_review(label[2:], message)
+            if edited is not None:
+                return edited
         update_id = await self.bot.server.user_presses(self.user, message, label)
         await self.bot.handled(update_id)
         return self.last()
+
+    async def presses_data(self, data: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Press the button carrying `data` under `message` and wait."""
+        update_id = await self.bot.server.press_data(self.user, message, data)
+        await self.bot.handled(update_id)
+        return self.last()
+
+    async def _edit_from_review(self, label: str, review: dict[str, Any]) -> dict[str, Any] | None:
+        """Change the answer labelled `label` from the review: its section, then the answer."""
+        flow = default_flow()
+        for language in flow.languages:
+            for question in flow.questions:
+                if question.label[language] != label:
+                    continue
+                section = flow.section(question.section)
+                button = f"✏ {section.label[language]}"
+                if button not in self.buttons(review):
+                    continue
+                listed = await self.presses(button, review)
+                for text in self.buttons(listed):
+                    if text.startswith(f"{label}: "):
+                        return await self.presses(text, listed)
+        return None
 
     def last(self, chat_id: int | None = None) -> dict[str, Any]:
         """The bot's latest message in this chat."""
@@ -150,8 +187,78 @@ class BotUnderTest:
         await self.start(f"http://127.0.0.1:{self.server.port}/bot")
 
 
+ROW_KEY = "harness_row"  # on a message answer_until returns: the rows screen's row asked for
+CHECKLIST_DONE = {"None of the others applies ✓", "None of these applies ✓", "其余各项均不适用 ✓",
+                  "以上均不适用 ✓"}  # fmt: skip
+SOME_NOT_KNOWN = {"en": "Some not known yet", "zh": "部分暂不清楚"}
+ROWS_CONFIRM = {"en": "Confirm ✓", "zh": "确认 ✓"}
+ROW_HEADING = "▾ "
+NOTE_ASKED = ("The MDT will see these answers", "MDT将看到以上回答")
+
+
+def _keyboard(message: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return list((message.get("reply_markup") or {}).get("inline_keyboard", []))
+
+
+def screen_kind(message: dict[str, Any]) -> str | None:
+    """ "checklist" or "rows" for a group's screen, "review" for the review, else None."""
+    labels = {b["text"] for row in _keyboard(message) for b in row}
+    if labels & CHECKLIST_DONE:
+        return "checklist"
+    if any(label.startswith(ROW_HEADING) for label in labels):
+        return "rows"
+    if any(label in ("✅ Submit to MDT", "✅ 提交MDT") for label in labels) and any(
+        label.startswith("✏") for label in labels
+    ):
+        return "review"
+    return None
+
+
+def _rows(message: dict[str, Any], language: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A rows screen's rows: each question's field with its buttons (under its heading)."""
+    flow = default_flow()
+    by_label = {f"{ROW_HEADING}{q.label[language]}": q.field for q in flow.questions}
+    rows: list[tuple[str, list[dict[str, Any]]]] = []
+    for line in _keyboard(message):
+        heading = line[0]["text"]
+        if heading in by_label:
+            rows.append((by_label[heading], []))
+        elif (
+            rows
+            and heading not in ("⬅ Back", "⬅ 返回")
+            and line[-1]["text"] not in (*ROWS_CONFIRM.values(),)
+        ):
+            rows[-1][1].extend(line)
+    return rows
+
+
+def _row_button(message: dict[str, Any], field: str, label: str) -> str | None:
+    """The callback data of the button `label` in the row of `field` (chosen or not)."""
+    for language in default_flow().languages:
+        for row_field, buttons in _rows(message, language):
+            if row_field == field:
+                for button in buttons:
+                    if button["text"] in (label, f"• {label}"):
+                        return str(button["callback_data"])
+    return None
+
+
+def _open_row(message: dict[str, Any], language: str) -> str | None:
+    """The first row of a rows screen without a chosen answer."""
+    for row_field, buttons in _rows(message, language):
+        if not any(b["text"].startswith("• ") for b in buttons):
+            return row_field
+    return None
+
+
 def question_in(message: dict[str, Any], language: str = "en") -> str | None:
-    """The flow field whose prompt the message shows, if any."""
+    """The flow field whose prompt the message shows, if any (a rows screen: its first open
+    row; a checklist: None — see screen_kind)."""
+    kind = screen_kind(message)
+    if kind == "rows":
+        return _open_row(message, language)
+    if kind is not None:
+        return None
     text = message.get("text", "")
     for question in default_flow().questions:
         prompt = question.prompt[language]
@@ -161,11 +268,72 @@ def question_in(message: dict[str, Any], language: str = "en") -> str | None:
     return None
 
 
+def _wanted_label(field: str, answers: dict[str, str], language: str) -> str | None:
+    """The button label `answers` gives for `field` (a typed value is no label)."""
+    question = default_flow().question(field)
+    wanted = answers.get(field)
+    if wanted is None:
+        return question.unknown[language] if question.unknown else None
+    labels = [c.label[language] for c in question.choices]
+    return wanted if wanted in labels else None
+
+
+def _is_yes(answer: str | None) -> bool:
+    return answer in ("Yes", "是", "yes", "y")
+
+
+async def _checklist(
+    person: Person,
+    message: dict[str, Any],
+    answers: dict[str, str],
+    language: str,
+    until: str | None = None,
+) -> dict[str, Any] | None:
+    """Answer the checklist as `answers` says: tick the yeses; then "None of the others
+    applies" when every other item is a no, else "Some not known yet" (the items are then asked
+    one by one). Returns the screen that ends the walk (an exclusion a tick caused), if any."""
+    flow = default_flow()
+    group = next(g for g in flow.groups if g.kind == "checklist")
+    by_label = {flow.question(f).label[language]: f for f in group.fields}
+    for _ in range(len(group.fields) + 1):
+        unticked = {}
+        for row in _keyboard(message):
+            for button in row:
+                text = button["text"]
+                if text.startswith("☐ ") and text[2:] in by_label:
+                    unticked[by_label[text[2:]]] = text
+        tick = next((f for f in unticked if _is_yes(answers.get(f))), None)
+        if tick is None:
+            break
+        message = await person.presses(unticked[tick], message)
+        if screen_kind(message) != "checklist":
+            return message  # the exclusion the tick caused: the walk stops here, as one by one
+    rest = [f for f in unticked if not _is_yes(answers.get(f))]
+    no = ("No", "否", "no", "n")
+    if until in rest or any(answers.get(f) not in no for f in rest):
+        await person.presses(SOME_NOT_KNOWN[language], message)
+    else:
+        done = next(b["text"] for r in _keyboard(message) for b in r if b["text"] in CHECKLIST_DONE)
+        await person.presses(done, message)
+    return None
+
+
 async def _answer(
     person: Person, message: dict[str, Any], field: str, answers: dict[str, str], language: str
 ) -> None:
     """Answer the question for `field` shown in `message`: the button whose label is the
-    answer, else the answer typed; without an answer "not known yet", else the first button."""
+    answer, else the answer typed; without an answer "not known yet", else the first button.
+    On a rows screen: that row's button, and "Confirm" once no row is open."""
+    if screen_kind(message) == "rows":
+        label = _wanted_label(field, answers, language)
+        question = default_flow().question(field)
+        label = label or question.choices[0].label[language]
+        data = _row_button(message, field, label)
+        assert data is not None, f"no {label!r} in the row of {field}"
+        message = await person.presses_data(data, message)
+        if screen_kind(message) == "rows" and _open_row(message, language) is None:
+            await person.presses(ROWS_CONFIRM[language], message)
+        return
     labels = person.buttons(message) if message.get("reply_markup") else []
     wanted, question = answers.get(field), default_flow().question(field)
     if wanted is not None and wanted in labels:
@@ -178,12 +346,28 @@ async def _answer(
         await person.presses(labels[0], message)
 
 
+async def _note(person: Person, review: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
+    """On the review: type the note `answers` has (asked there, beside the verdict)."""
+    if "note" in answers and any(text in review.get("text", "") for text in NOTE_ASKED):
+        return await person.says(answers["note"])
+    return review
+
+
 async def answer_all(
     person: Person, answers: dict[str, str], language: str = "en"
 ) -> dict[str, Any]:
-    """Answer every question the bot asks from `answers` (see _answer). Returns the review."""
+    """Answer every screen the bot shows from `answers` (see _answer, _checklist; the note on
+    the review). Returns the review (or the exclusion screen an answer led to)."""
     for _ in range(60):
         message = person.last()
+        kind = screen_kind(message)
+        if kind == "checklist":
+            stopped = await _checklist(person, message, answers, language)
+            if stopped is not None:
+                return stopped
+            continue
+        if kind == "review":
+            return await _note(person, message, answers)
         field = question_in(message, language)
         if field is None:
             return message
@@ -194,11 +378,18 @@ async def answer_all(
 async def answer_until(
     person: Person, answers: dict[str, str], field: str, language: str = "en"
 ) -> dict[str, Any]:
-    """Answer from `answers` (see _answer) until the question for `field` is asked; returns
-    that question's message."""
+    """Answer from `answers` (see answer_all) until the question for `field` is asked; returns
+    that question's message (a rows screen's: marked with the row, for `Person.presses`). A
+    checklist item is asked one by one ("Some not known yet")."""
     for _ in range(40):
         message = person.last()
+        if screen_kind(message) == "checklist":
+            stopped = await _checklist(person, message, answers, language, until=field)
+            assert stopped is None, f"{field} was never asked: {stopped.get('text')}"
+            continue
         asked = question_in(message, language)
+        if screen_kind(message) == "rows" and field in {f for f, _ in _rows(message, language)}:
+            return {**message, ROW_KEY: field}
         if asked == field:
             return message
         assert asked is not None, f"{field} was never asked: {message.get('text')}"

@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.taps import walk as walk_engine
 from natars_bot.dialogue.answers import Rejected
 from natars_bot.dialogue.engine import (
     UNKNOWN_CHOICE,
@@ -20,6 +21,7 @@ from natars_bot.dialogue.engine import (
     edit,
     extras,
     new_failures,
+    open_section,
     pick,
     progress,
     shown,
@@ -28,6 +30,7 @@ from natars_bot.dialogue.engine import (
     visible,
 )
 from natars_bot.dialogue.flow import Question, default_flow
+from natars_bot.dialogue.groups import Confirmed, Unticked, confirm, toggle
 from natars_bot.protocol.eligibility import Verdict, evaluate
 
 from .helpers import ELIGIBLE
@@ -45,28 +48,11 @@ def _choice_index(question: Question, value: Any) -> int | None:
 def walk(
     answers: dict[str, Any], state: DialogueState | None = None
 ) -> tuple[DialogueState, list[str]]:
-    """Answer every question asked: from `answers` (a button if one matches, else typed),
-    otherwise "not known yet" where allowed, else the first button. Returns the state and the
-    fields asked, in order."""
-    state = state or DialogueState()
-    asked = []
-    while (question := current(FLOW, state)) is not None:
-        asked.append(question.field)
-        if question.field in answers:
-            value = answers[question.field]
-            index = _choice_index(question, value)
-            result = (
-                answer(FLOW, state, choice=index)
-                if index is not None
-                else answer(FLOW, state, text=str(value) if value is not None else "not known yet")
-            )
-        elif question.allows_unknown:
-            result = answer(FLOW, state, choice=UNKNOWN_CHOICE)
-        else:
-            result = answer(FLOW, state, choice=0)
-        assert isinstance(result, Accepted), (question.field, result)
-        state = result.state
-    return state, asked
+    """Answer every screen shown (benchmarks.taps.walk: a button if one matches, else typed;
+    "not known yet" where allowed, else the first button; checklists ticked and confirmed).
+    Returns the state and the fields asked one by one or by row, in order."""
+    done = walk_engine(FLOW, answers, state)
+    return done.state, list(done.asked)
 
 
 def test_a_complete_referral_for_each_histology_is_eligible() -> None:
@@ -191,6 +177,10 @@ ACTIONS = st.lists(
         st.tuples(st.just("choice"), st.integers(-2, 7)),
         st.tuples(st.just("back"), st.none()),
         st.tuples(st.just("edit"), st.sampled_from([q.field for q in FLOW.questions])),
+        st.tuples(st.just("toggle"), st.sampled_from([q.field for q in FLOW.questions])),
+        st.tuples(st.just("row"), st.sampled_from([q.field for q in FLOW.questions])),
+        st.tuples(st.just("confirm"), st.booleans()),
+        st.tuples(st.just("section"), st.sampled_from([s.name for s in FLOW.sections])),
     ),
     max_size=60,
 )
@@ -198,8 +188,8 @@ ACTIONS = st.lists(
 
 @given(ACTIONS)
 def test_any_sequence_of_actions_keeps_the_state_consistent(actions: list[tuple[str, Any]]) -> None:
-    """Typed text, buttons, back and edit in any order never raise, and only shown questions
-    keep answers."""
+    """Typed text, buttons, toggles, rows, confirmations, sections, back and edit in any order
+    never raise, only shown questions keep answers, and every step is a new screen."""
     state = DialogueState()
     for kind, argument in actions:
         if kind == "text":
@@ -208,15 +198,26 @@ def test_any_sequence_of_actions_keeps_the_state_consistent(actions: list[tuple[
             result = answer(FLOW, state, choice=argument)
         elif kind == "back":
             result = back(FLOW, state)
+        elif kind == "toggle":
+            result = toggle(FLOW, state, argument)
+        elif kind == "row":
+            result = answer(FLOW, state, choice=0, field=argument)
+        elif kind == "confirm":
+            result = confirm(FLOW, state, rest_no=argument)
+        elif kind == "section":
+            result = open_section(FLOW, state, argument)
         else:
             result = edit(FLOW, state, argument)
-        if isinstance(result, Accepted):
+        before = state.screen
+        if isinstance(result, Accepted | Unticked | Confirmed):
             state = result.state
         elif isinstance(result, DialogueState):
             state = result
+        assert state.screen in (before, before + 1)
         shown = {q.field for q in visible(FLOW, state)}
         assert set(state.answers) <= shown
         assert set(state.order) == set(state.answers)
+        assert set(state.joined) <= set(state.order)
         question = current(FLOW, state)
         assert question is None or question.field in shown
         evaluate(to_referral(FLOW, state))
@@ -251,9 +252,13 @@ def test_an_accepted_answer_says_what_it_took() -> None:
 
 
 def test_answers_are_refused_with_their_reason() -> None:
-    """No question left, a button that is not there, a screen that asks for a decision first."""
+    """No question left for a button, one that is not there, a screen that asks for a decision
+    first; on the review a typed text is the note, written beside the verdict."""
     state, _ = walk({})
-    assert answer(FLOW, state, text="60") == Rejected("no_question")
+    assert answer(FLOW, state, choice=0) == Rejected("no_question")
+    note = answer(FLOW, state, text="60")
+    assert isinstance(note, Accepted) and (note.question.field, note.value) == ("note", "60")
+    assert current(FLOW, note.state) is None  # the review again, with the note
     assert answer(FLOW, _at("sex"), choice=7) == Rejected("not_a_choice")
     assert answer(FLOW, _at("sex"), choice=UNKNOWN_CHOICE) == Rejected("not_a_choice")
     for view in ("verdict", "failed", "cancel"):

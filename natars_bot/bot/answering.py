@@ -126,11 +126,13 @@ async def accept(
     chat_id: int,
     typed: str | None = None,
     pressed: Message | None = None,
+    in_place: bool = False,
 ) -> None:
     """Save an accepted answer, then show what follows: an early fail, a question, the review.
 
     A pressed question's message keeps its prompt and the answer (the chat is the surgeon's
-    record); what follows is a new message below it.
+    record); what follows is a new message below it. `in_place`: a tick or a row answered on a
+    group's screen, which is edited to show it (what follows is that screen again).
     """
     services = context.services
     after = assess(services, draft, accepted.state)
@@ -166,7 +168,7 @@ async def accept(
             language, "approximate", text=typed.strip(), value=value
         )
     keep = None
-    if pressed is not None:
+    if pressed is not None and not in_place:
         keep = answered_text(services, language, accepted.question, accepted.value)
     if fresh:
         results = [after.result(criterion_id) for criterion_id in fresh]

@@ -14,7 +14,12 @@ changes nothing. MDT votes carry the submission's id, which names one version of
     a:<referral>:<screen>:<question>:<choice>   answer the question (choice -1: not known yet)
     p:<referral>:<screen>:<option>              pick an option of an answer to confirm (-1: retype)
     b:<referral>:<screen>                       back: undo the last answer, or leave an edit
-    e:<referral>:<screen>:<question>            change one answer, from the review
+    e:<referral>:<screen>:<question>            change one answer, from a section's list
+    t:<referral>:<screen>:<question>            tick or untick a checklist item
+    g:<referral>:<screen>:<1|0>                 confirm a group's screen (checklist 0: "some
+                                                not known yet", ask the unticked one by one)
+    n:<referral>:<screen>:<section>             list a section's answers, from the review
+    i:<referral>:<screen>:<question>            a row's heading: its question in full (alert)
     v:<referral>:<screen>                       the verdict, from the review
     r:<referral>:<screen>                       back to the review, from the verdict
     s:<referral>:<screen>                       submit to the MDT, from the verdict
@@ -42,15 +47,19 @@ __all__ = [
     "CasesPage",
     "Continue",
     "Discard",
+    "Done",
     "Edit",
+    "Info",
     "Language",
     "Pick",
     "Press",
     "Reopen",
     "Review",
     "ScreenPress",
+    "Section",
     "Stop",
     "Submit",
+    "Toggle",
     "Verdict",
     "Vote",
     "decode",
@@ -100,6 +109,30 @@ class Back(ScreenPress):
 @dataclass(frozen=True, slots=True)
 class Edit(ScreenPress):
     code: ClassVar[str] = "e"
+    question: int
+
+
+@dataclass(frozen=True, slots=True)
+class Toggle(ScreenPress):
+    code: ClassVar[str] = "t"
+    question: int
+
+
+@dataclass(frozen=True, slots=True)
+class Done(ScreenPress):
+    code: ClassVar[str] = "g"
+    rest_no: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Section(ScreenPress):
+    code: ClassVar[str] = "n"
+    section: int
+
+
+@dataclass(frozen=True, slots=True)
+class Info(ScreenPress):
+    code: ClassVar[str] = "i"
     question: int
 
 
@@ -175,7 +208,7 @@ _KINDS: dict[str, type[Press]] = {
     kind.code: kind
     for kind in (
         Answer, Pick, Back, Edit, Verdict, Review, Submit, Continue, Stop, Discard,
-        Language, Vote, Reopen, CasesPage, CaseOpen,
+        Toggle, Done, Section, Info, Language, Vote, Reopen, CasesPage, CaseOpen,
     )
 }  # fmt: skip
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from markupsafe import Markup
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
@@ -24,13 +25,17 @@ from natars_bot.bot.callbacks import (
     Back,
     Continue,
     Discard,
+    Done,
     Edit,
+    Info,
     Language,
     Pick,
     Review,
     ScreenPress,
+    Section,
     Stop,
     Submit,
+    Toggle,
     Verdict,
     decode,
 )
@@ -41,9 +46,11 @@ from natars_bot.bot.people import plain, surgeon_or_refuse
 from natars_bot.bot.screens import (
     Screen,
     answer_text,
+    group_record,
     question_screen,
     referral_label,
     review_screen,
+    section_screen,
     verdict_screen,
 )
 from natars_bot.bot.services import BotContext, Services
@@ -55,11 +62,15 @@ from natars_bot.dialogue.engine import (
     back,
     current,
     edit,
+    members,
+    on_screen,
+    open_section,
     pick,
     progress,
     shown,
+    undone_fields,
 )
-from natars_bot.dialogue.engine import undone as undone_field
+from natars_bot.dialogue.groups import Confirmed, Unticked, confirm, toggle
 from natars_bot.store import Outgoing, ReferralRow, SubmissionRow
 
 __all__ = ["on_button", "on_invalid_button"]
@@ -164,6 +175,10 @@ async def on_button(update: Update, context: BotContext) -> None:
         message=query.message if isinstance(query.message, Message) else None,
         data=data,
     )
+    if isinstance(data, Info):
+        # A row's heading: its question in full, as an alert; nothing changes.
+        await query.answer(_info(services, language, data), show_alert=True)
+        return
     # CallbackQueries need to be answered, even if no notification to the user is needed.
     # The answer and the work behind the press are independent: in flight together, the bot
     # waits on Telegram once per press rather than twice, and the spinner stops sooner.
@@ -184,18 +199,40 @@ async def on_invalid_button(update: Update, context: BotContext) -> None:
 
 def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
     """Whether the screen on show has this button (a forged press may name any action)."""
-    question = current(services.flow, state)
+    flow = services.flow
+    question = current(flow, state)
+    group = on_screen(flow, state) if state.view == "ask" else None
     view = state.view
-    if isinstance(data, Answer):
-        return view == "ask" and question is not None and question.index == data.question
+    if isinstance(data, Answer | Toggle | Info):
+        if view != "ask" or question is None:
+            return False
+        if group is None:
+            return isinstance(data, Answer) and question.index == data.question
+        on_show = {q.index for q in members(flow, state, group)}
+        kind = "checklist" if isinstance(data, Toggle) else "rows"
+        return group.kind == kind and data.question in on_show
+    if isinstance(data, Done):
+        if group is None:
+            return False
+        # A rows screen offers its confirmation once every row is answered.
+        open_rows = [q for q in members(flow, state, group) if q.field not in state.answers]
+        return group.kind == "checklist" or (data.rest_no and not open_rows)
     if isinstance(data, Pick):
         return view == "confirm"
     if isinstance(data, Back):
-        return view in ("ask", "confirm", "failed")
-    if isinstance(data, Edit | Verdict):
+        return view in ("ask", "confirm", "failed", "section")
+    if isinstance(data, Edit):
+        if view == "section" and state.section is not None:
+            fields = flow.section(state.section).fields
+            return 0 <= data.question < len(flow.questions) and (
+                flow.questions[data.question].field in fields
+            )
+        return view == "ask" and question is None
+    if isinstance(data, Verdict | Section):
         return view == "ask" and question is None
     if isinstance(data, Submit):
-        return view == "verdict" and question is None
+        # On the verdict, or on the review itself: confirming is one tap.
+        return view in ("verdict", "ask") and question is None
     if isinstance(data, Review):
         return view == "verdict"
     if isinstance(data, Continue | Stop):
@@ -203,6 +240,15 @@ def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
     if isinstance(data, Discard):
         return view == "cancel"
     return False
+
+
+def _info(services: Services, language: str, data: Info) -> str:
+    """A row heading's alert: the question as it would be asked one by one."""
+    question = services.flow.questions[data.question]
+    prompt = question.prompt.get(language, question.field)
+    if question.help:
+        prompt = f"{prompt}\n{question.help.get(language, '')}"
+    return plain(prompt)
 
 
 def _where_now(services: Services, language: str, state: DialogueState) -> str:
@@ -219,12 +265,16 @@ def _where_now(services: Services, language: str, state: DialogueState) -> str:
 
 async def _answer(press: _Press) -> None:
     assert isinstance(press.data, Answer)
-    result = answer(press.services.flow, press.state, choice=press.data.choice)
+    flow = press.services.flow
+    field = flow.questions[press.data.question].field
+    group = on_screen(flow, press.state)
+    result = answer(flow, press.state, choice=press.data.choice, field=field)
     if isinstance(result, Accepted):
-        await _accept(press, result)
+        # A row answered on a rows screen: the same message shows the choice (edited).
+        await _accept(press, result, in_place=group is not None)
 
 
-async def _accept(press: _Press, result: Accepted) -> None:
+async def _accept(press: _Press, result: Accepted, in_place: bool = False) -> None:
     await accept(
         press.context,
         press.referral,
@@ -233,7 +283,71 @@ async def _accept(press: _Press, result: Accepted) -> None:
         press.actor,
         press.chat_id,
         pressed=press.message,
+        in_place=in_place,
     )
+
+
+async def _toggle(press: _Press) -> None:
+    """Tick a checklist item (an answer, yes: saved and audited like any, an exclusion it
+    causes shown at once) or untick it; the checklist is edited to show it."""
+    assert isinstance(press.data, Toggle)
+    services = press.services
+    field = services.flow.questions[press.data.question].field
+    result = toggle(services.flow, press.state, field)
+    if isinstance(result, Accepted):
+        await _accept(press, result, in_place=True)
+    elif isinstance(result, Unticked):
+        referral = await press.save(result.state, "untick", field=field)
+        await press.show(question_screen(services, press.language, referral), referral)
+
+
+async def _done(press: _Press) -> None:
+    """Confirm a group's screen: the checklist's unticked items answered no in one step (or,
+    "some not known yet", asked one by one), or a rows screen done. The screen stays in the
+    chat as the record of what was answered; what follows comes below it."""
+    assert isinstance(press.data, Done)
+    services, language = press.services, press.language
+    result = confirm(services.flow, press.state, rest_no=press.data.rest_no)
+    if not isinstance(result, Confirmed):
+        await press.show(question_screen(services, language, press.referral))
+        return
+    before = assess(services, press.referral)
+    after = assess(services, press.referral, result.state)
+    state = result.state
+    fresh = tuple(c for c in after.failed if c not in before.failed and c not in state.acknowledged)
+    if fresh:  # confirming records noes, which exclude no one today; a protocol might differ
+        state = state.model_copy(
+            update={
+                "acknowledged": (*state.acknowledged, *fresh),
+                "view": "failed",
+                "failing": fresh,
+            }
+        )
+    if result.values:
+        referral = await press.save(state, "answer", fields=result.values, group=result.group.name)
+    elif press.data.rest_no:
+        referral = await press.save(state, "group_confirmed", group=result.group.name)
+    else:
+        referral = await press.save(state, "one_by_one", group=result.group.name)
+    keep = group_record(services, language, result.group, result.state)
+    await press.show(current_screen(services, language, referral), referral, keep=keep)
+
+
+async def _section(press: _Press) -> None:
+    """From the review: one section's answers, each a button to change it."""
+    assert isinstance(press.data, Section)
+    services, flow = press.services, press.services.flow
+    sections = flow.sections
+    opened = (
+        open_section(flow, press.state, sections[press.data.section].name)
+        if 0 <= press.data.section < len(sections)
+        else None
+    )
+    if not isinstance(opened, DialogueState):
+        await press.show(review_screen(services, press.language, press.referral))
+        return
+    referral = await press.save(opened, "section_shown", section=opened.section)
+    await press.show(section_screen(services, press.language, referral), referral)
 
 
 async def _pick(press: _Press) -> None:
@@ -255,23 +369,38 @@ async def _back(press: _Press) -> None:
     """Back: undo the last answer (saying what was undone), leave an edit or a confirmation;
     on the exclusion screen, "change this answer"."""
     services, state, language = press.services, press.state, press.language
-    field = undone_field(state)
-    referral = await press.save(back(services.flow, state), "back", field=field)
-    notice = None
-    if field is not None:
-        question = services.flow.question(field)
-        notice = services.wording.text(
-            language,
-            "undid",
-            label=question.label.get(language, field),
-            value=answer_text(services, language, question, state.answers.get(field)),
-        )
+    fields = undone_fields(state)
+    after = back(services.flow, state)
+    referral = await press.save(after, "back", field=fields[-1] if fields else None)
+    notice = _undid(services, language, state, fields)
+    if not fields and state.one_by_one and not after.one_by_one:
+        notice = services.wording.text(language, "undid_one_by_one")
     screen = question_screen(services, language, referral, notice=notice)
     if state.view == "failed":
         # The excluding reason stays in the chat; the question comes again below it.
         await press.show(screen, referral, keep=press.failed_text())
     else:
         await press.show(screen, referral)
+
+
+def _undid(
+    services: Services, language: str, state: DialogueState, fields: tuple[str, ...]
+) -> Markup | None:
+    """ "↩ Undid: Grade: G3" — or, for a checklist's noes undone together, "none of …"."""
+    wording, flow = services.wording, services.flow
+    if not fields:
+        return None
+    if len(fields) > 1:
+        separator = "、" if language == "zh" else ", "
+        labels = separator.join(flow.question(f).label.get(language, f) for f in fields)
+        return wording.text(language, "undid_none_of", items=labels)
+    question = flow.question(fields[0])
+    return wording.text(
+        language,
+        "undid",
+        label=question.label.get(language, fields[0]),
+        value=answer_text(services, language, question, state.answers.get(fields[0])),
+    )
 
 
 async def _edit(press: _Press) -> None:
@@ -413,6 +542,9 @@ _ACTIONS: dict[type[ScreenPress], Callable[[_Press], Awaitable[None]]] = {
     Stop: _stop,
     Discard: _discard,
     Submit: _submit,
+    Toggle: _toggle,
+    Done: _done,
+    Section: _section,
 }
 
 

@@ -5,6 +5,12 @@ fills a referral field (or a declared extra), its choices are values that field 
 `show_if` reads only earlier questions, and every text exists in every language. A mistake
 raises FlowError naming the file and the entry, before any surgeon sees the dialogue.
 
+Sections (`sections`) name the parts of the dialogue for the progress line and the review; groups
+(`groups`) put consecutive questions on one screen — a `checklist` of yes/no toggles, or `rows`
+of short choices — without changing what is stored: every question of a group is still one
+referral field with its own answer. The checks: a group's questions are consecutive, of one
+section, none reads another of the same group, and a checklist's are yes/no with "not known".
+
 Besides earlier answers, a `show_if` may test the SFT score's range from the parts answered so
 far (`sft_parts_min`, `sft_parts_max`, computed with the protocol's own table), so that the score
 question is asked only while the parts leave INC-07 open. The range is not a referral field: a
@@ -14,7 +20,7 @@ question reading it gets the range added to the facts its condition sees.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -29,12 +35,14 @@ from natars_bot.protocol.referral import Referral
 from natars_bot.protocol.sft import SftRiskTable
 from natars_bot.resources import resource_dir
 
-__all__ = ["Choice", "Flow", "Question", "default_flow", "load_flow"]
+__all__ = ["Choice", "Flow", "Group", "Question", "Section", "default_flow", "load_flow"]
 
 Language = str
 Value = bool | int | float | str
 ParseKind = Literal["age", "grade", "asa", "size_cm", "percent", "count", "sft_score"]
 AnswerType = Literal["choice", "yes_no", "integer", "number", "text"]
+GroupKind = Literal["checklist", "rows"]
+Asked = Literal["in_order", "with_verdict"]
 TEXT_EXTRA_MAX = 500  # characters for the free-text extras
 # Derived facts a show_if may test: the SFT score's range from its parts answered so far.
 SFT_RANGE_FACTS = ("sft_parts_min", "sft_parts_max")
@@ -65,6 +73,28 @@ class QuestionDef(BaseModel):
     unknown: dict[Language, str] | None = None
     show_if: Condition | None = None
     when_hidden: Value | None = None
+    asked: Asked = "in_order"
+
+
+class SectionDef(BaseModel):
+    """A part of the dialogue, from its first question to the next section's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    label: dict[Language, str]
+    from_: str = Field(alias="from")
+
+
+class GroupDef(BaseModel):
+    """Consecutive questions shown on one screen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: GroupKind
+    prompt: dict[Language, str]
+    fields: list[str] = Field(min_length=2)
 
 
 class FlowDef(BaseModel):
@@ -74,6 +104,8 @@ class FlowDef(BaseModel):
 
     languages: list[Language] = Field(min_length=1)
     extras: list[str] = []
+    sections: list[SectionDef] = []
+    groups: list[GroupDef] = []
     questions: list[QuestionDef] = Field(min_length=1)
 
 
@@ -93,11 +125,33 @@ class Question:
     shown: Predicate
     when_hidden: Value | None
     is_extra: bool
+    asked: Asked = "in_order"
+    section: str = ""  # the name of the section it belongs to ("" in a flow without sections)
+    group: str | None = None  # the name of the group whose screen shows it
 
     @property
     def allows_unknown(self) -> bool:
         """Whether "not known yet" is an accepted answer."""
         return self.unknown is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A part of the dialogue: its name, label per language and questions' fields, in order."""
+
+    name: str
+    label: Mapping[Language, str]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Consecutive questions on one screen: a checklist of yes/no toggles, or rows of choices."""
+
+    name: str
+    kind: GroupKind
+    prompt: Mapping[Language, str]
+    fields: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +162,8 @@ class Flow:
     extras: tuple[str, ...]
     questions: tuple[Question, ...]
     source: str
+    sections: tuple[Section, ...] = ()
+    groups: tuple[Group, ...] = ()
 
     def question(self, field: str) -> Question:
         """The question that fills `field`; KeyError if none does."""
@@ -115,6 +171,20 @@ class Flow:
             if question.field == field:
                 return question
         raise KeyError(field)
+
+    def group(self, name: str) -> Group:
+        """The group called `name`; KeyError if there is none."""
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
+
+    def section(self, name: str) -> Section:
+        """The section called `name`; KeyError if there is none."""
+        for section in self.sections:
+            if section.name == name:
+                return section
+        raise KeyError(name)
 
 
 _YES_NO = (
@@ -182,12 +252,99 @@ def parse_flow(raw: Any, source: str, protocol: Protocol | None = None) -> Flow:
     for index, qdef in enumerate(definition.questions):
         questions.append(_check_question(source, definition, qdef, index, asked, table))
         asked.add(qdef.field)
+    sections = _check_sections(source, definition)
+    groups = _check_groups(source, definition)
+    section_of = {field: s.name for s in sections for field in s.fields}
+    group_of = {field: g.name for g in groups for field in g.fields}
+    for group in groups:
+        if len({section_of.get(field, "") for field in group.fields}) > 1:
+            raise FlowError(source, group.name, "a group's questions must be in one section")
+    questions = [
+        replace(q, section=section_of.get(q.field, ""), group=group_of.get(q.field))
+        for q in questions
+    ]
     return Flow(
         languages=tuple(definition.languages),
         extras=tuple(definition.extras),
         questions=tuple(questions),
         source=source,
+        sections=sections,
+        groups=groups,
     )
+
+
+def _missing_translation(flow: FlowDef, text: Mapping[str, str]) -> str | None:
+    missing = [lang for lang in flow.languages if not text.get(lang, "").strip()]
+    return missing[0] if missing else None
+
+
+def _check_sections(source: str, flow: FlowDef) -> tuple[Section, ...]:
+    """Sections in flow order, the first from the first question; each runs to the next."""
+    if not flow.sections:
+        return ()
+    fields = [q.field for q in flow.questions]
+    starts = []
+    for sdef in flow.sections:
+        language = _missing_translation(flow, sdef.label)
+        if language is not None:
+            raise FlowError(source, sdef.name, f"label has no {language!r} translation")
+        if sdef.from_ not in fields:
+            raise FlowError(source, sdef.name, f"from: {sdef.from_!r} is not a question")
+        starts.append(fields.index(sdef.from_))
+    if starts[0] != 0:
+        raise FlowError(source, flow.sections[0].name, "the first section must start the flow")
+    if starts != sorted(set(starts)):
+        raise FlowError(source, None, "sections must start at different questions, in order")
+    if len({s.name for s in flow.sections}) != len(flow.sections):
+        raise FlowError(source, None, "two sections have the same name")
+    ends = [*starts[1:], len(fields)]
+    return tuple(
+        Section(name=sdef.name, label=sdef.label, fields=tuple(fields[start:end]))
+        for sdef, start, end in zip(flow.sections, starts, ends, strict=True)
+    )
+
+
+def _check_groups(source: str, flow: FlowDef) -> tuple[Group, ...]:
+    """Groups of consecutive questions that can share a screen."""
+    by_field = {q.field: q for q in flow.questions}
+    fields = [q.field for q in flow.questions]
+    grouped: set[str] = set()
+    groups = []
+    for gdef in flow.groups:
+
+        def fail(message: str, gdef: GroupDef = gdef) -> FlowError:
+            return FlowError(source, gdef.name, message)
+
+        language = _missing_translation(flow, gdef.prompt)
+        if language is not None:
+            raise fail(f"prompt has no {language!r} translation")
+        for field in gdef.fields:
+            if field not in by_field:
+                raise fail(f"{field!r} is not a question")
+            if field in grouped:
+                raise fail(f"{field!r} is in another group too")
+            grouped.add(field)
+            qdef = by_field[field]
+            if qdef.asked != "in_order":
+                raise fail(f"{field!r} is asked with the verdict, not in a group")
+            if gdef.kind == "checklist" and (qdef.type != "yes_no" or qdef.unknown is None):
+                # "Some not known yet" asks the unticked items with their "not known" answer.
+                raise fail(f"{field!r}: a checklist item must be yes_no with an 'unknown'")
+            if gdef.kind == "rows" and qdef.type not in ("choice", "yes_no") and not qdef.choices:
+                raise fail(f"{field!r}: a row needs buttons (choices)")
+            if qdef.show_if is not None:
+                for leaf in leaves(qdef.show_if):
+                    if leaf.field in gdef.fields:
+                        raise fail(f"{field!r} depends on {leaf.field!r}, on the same screen")
+        positions = [fields.index(field) for field in gdef.fields]
+        if positions != list(range(positions[0], positions[0] + len(positions))):
+            raise fail("a group's questions must be consecutive in the flow, in order")
+        groups.append(
+            Group(name=gdef.name, kind=gdef.kind, prompt=gdef.prompt, fields=tuple(gdef.fields))
+        )
+    if len({g.name for g in groups}) != len(groups):
+        raise FlowError(source, None, "two groups have the same name")
+    return tuple(groups)
 
 
 def _check_question(
@@ -244,6 +401,9 @@ def _check_question(
                     raise fail(f"show_if: {value!r} is not a possible value of {leaf.field!r}")
     if qdef.when_hidden is not None and qdef.show_if is None:
         raise fail("when_hidden needs a show_if")
+    if qdef.asked == "with_verdict" and (not is_extra or qdef.type != "text"):
+        # Asked on the review, beside the verdict: only a note that no criterion reads.
+        raise fail("only a text extra can be asked with the verdict")
     return Question(
         index=index,
         field=qdef.field,
@@ -257,6 +417,7 @@ def _check_question(
         shown=_shown(qdef.show_if, table if derived else None),
         when_hidden=qdef.when_hidden,
         is_extra=is_extra,
+        asked=qdef.asked,
     )
 
 
