@@ -22,6 +22,7 @@ from natars_bot.bot.reasons import ask_reason
 from natars_bot.bot.screens import referral_label, review_screen
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.bot.showing import show_screen
+from natars_bot.bot.updates import hand_over
 from natars_bot.bot.votes import record_vote
 from natars_bot.errors import StoreError
 from natars_bot.mdt.authority import Refusal, VoteFacts, vote_refusal
@@ -76,7 +77,12 @@ async def on_vote(update: Update, context: BotContext) -> None:
             str(wording.text(context.person.language if privately else language, asked))
         )
         return
-    if await record_vote(context, submission, user.id, vote, None):
+    recorded = await record_vote(context, submission, user.id, vote, None)
+    # The vote is committed (or refused with nothing written), its tally queued: the group's
+    # next press may start while Telegram takes this one's answer (~100 ms). Holding the
+    # group for it made every reviewer's press wait for the one before it to be answered.
+    hand_over(context.application, update)
+    if recorded:
         await query.answer(str(wording.text(language, "vote_recorded", vote=vote_label)))
     else:
         await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
