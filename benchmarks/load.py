@@ -4,7 +4,8 @@
                               [--reply-timeout 120] [--latency-ms 0] [--json load.json]
 
 The local Bot API server runs in its own process
-(natars_bot.sandbox.driver); each bot under test runs
+(benchmarks.server: natars_bot.sandbox.driver, a press timed to the screen it brings); each
+bot under test runs
 in its own process, polling it: (a) benchmarks.echo_bot, which answers every update and does
 nothing else, (b) `natars-bot run` on a fresh SQLite file, and (c) benchmarks.mimic_bot, which
 makes natars-bot's Bot API calls with natars-bot's own messages (recorded from a short replay)
@@ -14,8 +15,11 @@ referrals (mixed histologies, some wrong answers, some Back presses), then two M
 approve every submission; the echo bot and the mimic get the same number of messages and
 presses, in the same two phases. Bots alternate, one after another in each round (every other
 round in reverse order); ratios are the median over the rounds. Latency is measured by the
-server: from an update becoming available to the bot until its reply; CPU per update is the bot
-process's user + system time (/proc).
+server: from an update becoming available to the bot until its reply (a typed message: the
+bot's next message in that chat; a press in a private chat: its callback answer and the next
+screen, whichever is later; a vote: its callback answer); CPU per update is the bot process's
+user + system time (/proc). Each phase (the surgeons at once, then the reviewers in the
+group) is also reported on its own.
 LOAD_PROFILE=path records each bot's stacks with py-spy. `--stored N` starts natars-bot with N
 referrals already in its database; `--open-only K` stops each surgeon after K answers (open
 dialogues).
@@ -86,9 +90,12 @@ async def drive(
             await asyncio.sleep(0.5)
         run.updates = run.says = run.presses = run.errors = 0
         run.latencies_ms.clear()
+        run.answered_ms.clear()
         rng = random.Random(7)
         started, cpu = time.perf_counter(), _cpu_seconds(pid)
         calls = await driver.calls()
+        run.phase_latencies_ms.clear()
+        driver.phase = "refer"
         if kind == "natars":
             group = await driver.messages(MDT)
             after = max((m["message_id"] for m in group), default=0)
@@ -98,6 +105,7 @@ async def drive(
                     for n in range(1, surgeons + 1)
                 )
             )
+            run.phase_seconds["refer"] = time.perf_counter() - started
             if not stop_after:
                 # Waiting for the outbox to post the summaries is not the bot's processing time.
                 run.seconds = time.perf_counter() - started
@@ -105,7 +113,9 @@ async def drive(
                 summaries = await wait_for_summaries(driver, run.submitted, after)
                 started, cpu = time.perf_counter(), _cpu_seconds(pid)
                 presses = run.presses
+                driver.phase = "vote"
                 await vote_all(driver, summaries)
+                run.phase_seconds["vote"] = time.perf_counter() - started
                 run.votes = run.presses - presses
         else:
             says, presses, votes = counts
@@ -116,9 +126,13 @@ async def drive(
                     for n in range(1, surgeons + 1)
                 )
             )
+            run.phase_seconds["refer"] = time.perf_counter() - started
+            driver.phase = "vote"
+            voting = time.perf_counter()
             await asyncio.gather(
                 *(echo_votes(driver, r, votes // len(REVIEWERS)) for r in REVIEWERS)
             )
+            run.phase_seconds["vote"] = time.perf_counter() - voting
         run.seconds += time.perf_counter() - started
         run.cpu_seconds += _cpu_seconds(pid) - cpu
         after = await driver.calls()
@@ -233,7 +247,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "natars_bot.sandbox.driver",
+            "benchmarks.server",  # the sandbox's driver, presses timed to the next screen
             "--port",
             str(port),
             "--token",
@@ -298,6 +312,23 @@ def report(rounds: list[dict[str, Run]], path: Path) -> None:
             f"{row['bot']:8}{row['updates']:>9}{row['updates_per_s']:>9}{row['cpu_ms_per_update']:>8}{row['calls_per_update']:>7}{row['p50_ms']:>8}{row['p95_ms']:>8}"
             f"{row['p99_ms']:>8}{row['max_ms']:>8}{row['errors']:>8}{row['peak_mb']:>9.0f}{row['database_mb']:>8}"
         )
+    # By phase: the surgeons at once, then the reviewers' presses in the one group.
+    for done in rounds:
+        for kind in BOTS:
+            if kind not in done:
+                continue
+            for phase, f in done[kind].phases().items():
+                print(
+                    f"  {kind:8}{phase:7}{f['updates']:>6.0f} updates in {f['seconds']:>6.2f} s"
+                    f"{f['updates_per_s']:>8}/s  p50 {f['p50_ms']:>7}  p99 {f['p99_ms']:>7}"
+                    f"  max {f['max_ms']:>7}"
+                )
+            if done[kind].answered_ms:
+                row = done[kind].summary()
+                print(
+                    f"  {kind:8}private presses to their callback answer only: p50"
+                    f" {row['press_answered_p50_ms']}  p99 {row['press_answered_p99_ms']}"
+                )
     # Each round's bots ran back to back: the VM's speed drifts between rounds (seen here: the
     # echo bot at 3.3 and at 7.9 ms of CPU per update in one run), so ratios are taken within
     # a round, and the median over the rounds is reported.

@@ -22,6 +22,7 @@ from natars_bot.store import Store
 TOKEN = "777:load-benchmark"
 MDT = -1009
 REVIEWERS = (9001, 9002)
+APPROVE = "✅ Approve for enrolment"  # the summary's button the reviewers press
 
 
 FLOW = default_flow()
@@ -73,6 +74,14 @@ class Run:
     presses: int = 0
     votes: int = 0  # the MDT reviewers' presses (two reviewers at a time), within `presses`
     submitted: int = 0
+    # The same latencies by phase ("refer": the surgeons at once; "vote": the reviewers in the
+    # group), and each phase's wall time: the two phases wait on different things (the
+    # surgeons' chats run side by side, the group's presses one after another).
+    phase_latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    # Private presses timed to their callback answer only (their latency above waits for the
+    # next screen too): the benchmark's definition before 2026-12-04.
+    answered_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The figures, without the raw latencies."""
@@ -81,9 +90,11 @@ class Run:
         def pct(p: float) -> float:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1)
 
-        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        raw = ("latencies_ms", "phase_latencies_ms", "phase_seconds", "answered_ms")
+        data = {k: v for k, v in asdict(self).items() if k not in raw}
         return {
             **data,
+            "phases": self.phases(),
             "updates_per_s": round(self.updates / self.seconds, 1) if self.seconds else 0,
             "cpu_ms_per_update": round(1000 * self.cpu_seconds / self.updates, 2)
             if self.updates
@@ -97,7 +108,31 @@ class Run:
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "max_ms": round(lat[-1], 1),
+            "press_answered_p50_ms": _percentile(self.answered_ms, 0.5),
+            "press_answered_p99_ms": _percentile(self.answered_ms, 0.99),
         }
+
+    def phases(self) -> dict[str, dict[str, float]]:
+        """Per phase: updates, wall seconds, updates/s, p50/p99/max latency."""
+        figures: dict[str, dict[str, float]] = {}
+        for phase, values in self.phase_latencies_ms.items():
+            lat = sorted(values) or [0.0]
+            seconds = self.phase_seconds.get(phase, 0.0)
+            figures[phase] = {
+                "updates": len(values),
+                "seconds": round(seconds, 2),
+                "updates_per_s": round(len(values) / seconds, 1) if seconds else 0.0,
+                "p50_ms": round(lat[min(len(lat) - 1, len(lat) // 2)], 1),
+                "p99_ms": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1),
+                "max_ms": round(lat[-1], 1),
+            }
+        return figures
+
+
+def _percentile(values: list[float], p: float) -> float:
+    """The `p` quantile of `values` as Run.summary takes it (0 for none)."""
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
 
 class Driver:
@@ -105,6 +140,7 @@ class Driver:
 
     def __init__(self, session: aiohttp.ClientSession, port: int, run: Run) -> None:
         self.http, self.base, self.run = session, f"http://127.0.0.1:{port + 1}/driver", run
+        self.phase = "refer"  # whose latencies the next replies are ("refer" or "vote")
 
     async def _post(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -116,6 +152,9 @@ class Driver:
             return []
         self.run.updates += 1
         self.run.latencies_ms.append(data["latency_ms"])
+        self.run.phase_latencies_ms.setdefault(self.phase, []).append(data["latency_ms"])
+        if "answered_ms" in data:  # a private press: its callback answer alone, for comparison
+            self.run.answered_ms.append(data["answered_ms"])
         return list(data["chat"])
 
     async def say(
@@ -232,13 +271,16 @@ async def wait_for_summaries(
     driver: Driver, submitted: int, after: int = 0
 ) -> list[dict[str, Any]]:
     """The MDT summaries posted after message `after`, once every submission has been posted
-    (or after 60 s). Earlier rounds' summaries, and the mimic's copies, stay in the group."""
+    with its vote buttons (or after 60 s). Earlier rounds' summaries, and the mimic's copies,
+    stay in the group. (A summary may be posted first and get its buttons by an edit.)"""
     summaries: list[dict[str, Any]] = []
     for _ in range(240):
         summaries = [
             m
             for m in await driver.messages(MDT)
-            if m["message_id"] > after and "NATARS referral" in m.get("text", "")
+            if m["message_id"] > after
+            and "NATARS referral" in m.get("text", "")
+            and _button(m, APPROVE) is not None
         ]
         if len(summaries) >= submitted:
             break
@@ -256,7 +298,7 @@ async def vote_all(driver: Driver, summaries: list[dict[str, Any]]) -> None:
             "first_name": f"Reviewer {reviewer}",
         }
         for summary in summaries:
-            data = _button(summary, "✅ Approve for enrolment")
+            data = _button(summary, APPROVE)
             if data:
                 await driver.press(user, MDT, summary, data)
 

@@ -9,10 +9,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+)
 from telegram.ext import filters as ptb_filters
 
 from benchmarks.echo_bot import echo, pressed
+from benchmarks.server import ScreenServer
 from benchmarks.users import MDT, REVIEWERS, Driver, Run, echo_votes
 from natars_bot.sandbox.driver import DrivenServer
 
@@ -104,3 +112,48 @@ async def test_the_echo_bots_mdt_phase_has_natars_bots_shape(driven: str) -> Non
     assert calls["answerCallbackQuery"] == 6
     assert calls["editMessageText"] == 6
     assert calls["sendMessage"] == 2
+
+
+async def test_the_benchmarks_server_times_a_press_to_its_next_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """benchmarks.server: a press whose old message is edited to its record before the next
+    screen is sent (as natars-bot's answered questions are) returns that next screen, timed to
+    it; the callback answer's own time is returned beside it."""
+
+    async def record_then_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None and query.message is not None
+        await query.answer()
+        await query.edit_message_text("answered: ok")  # the record, no buttons
+        await asyncio.sleep(0.2)
+        button = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
+        await context.bot.send_message(query.message.chat.id, "next question", reply_markup=button)
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    port = _free_port()
+    server = ScreenServer(TOKEN, reply_timeout=10)
+    await server.start(port)
+    application: Application = (  # type: ignore[type-arg]
+        ApplicationBuilder().token(TOKEN).base_url(f"http://127.0.0.1:{port}/bot").build()
+    )
+    application.add_handler(MessageHandler(ptb_filters.TEXT, echo))
+    application.add_handler(CallbackQueryHandler(record_then_next))
+    async with application:
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0)
+        await application.start()
+        try:
+            base = f"http://127.0.0.1:{port + 1}/driver"
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{base}/say", json={"user": _user(1), "text": "hi"}) as said:
+                    message = (await said.json())["chat"][-1]
+                body = {"user": _user(1), "chat_id": 101, "message_id": message["message_id"]}
+                async with http.post(f"{base}/press", json={**body, "data": "ok"}) as pressed:
+                    reply = await pressed.json()
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    await server.stop()
+    assert reply["chat"][-1]["text"] == "next question"
+    assert reply["latency_ms"] >= reply["answered_ms"] + 150  # the screen came 0.2 s later
