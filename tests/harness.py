@@ -302,15 +302,16 @@ async def _checklist(
                 text = button["text"]
                 if text.startswith("☐ ") and text[2:] in by_label:
                     unticked[by_label[text[2:]]] = text
+        # Walking to one item: every item is asked one by one, as before the checklist.
         tick = next((f for f in unticked if _is_yes(answers.get(f))), None)
-        if tick is None:
+        if tick is None or until in group.fields:
             break
         message = await person.presses(unticked[tick], message)
         if screen_kind(message) != "checklist":
             return message  # the exclusion the tick caused: the walk stops here, as one by one
     rest = [f for f in unticked if not _is_yes(answers.get(f))]
     no = ("No", "否", "no", "n")
-    if until in rest or any(answers.get(f) not in no for f in rest):
+    if until in group.fields or any(answers.get(f) not in no for f in rest):
         await person.presses(SOME_NOT_KNOWN[language], message)
     else:
         done = next(b["text"] for r in _keyboard(message) for b in r if b["text"] in CHECKLIST_DONE)

@@ -85,15 +85,17 @@ async def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
             await Sandbox(tmp_path / "s.sqlite3", port).start()
 
 
-# The surgeon's answers for a complete UPS referral: a button label to press, or text to type.
+# The surgeon's answers for a complete UPS referral: a button label to press (the first button
+# with that label, as two rows of one screen may both have a "Yes"), or text to type. On the
+# checklist, a slip: "Second malignancy" ticked, its exclusion shown at once, the tick undone.
 SURGEON_STEPS = [
     ("press", "No number yet"), ("type", "58"), ("press", "Male"), ("press", "UPS"),
-    ("press", "Yes"), ("type", "18 cm"), ("press", "Retroperitoneum"), ("press", "No"),
-    ("press", "No"), ("press", "No"), ("press", "No"), ("press", "No"), ("press", "No"),
-    ("press", "No"), ("press", "None"), ("press", "Yes"), ("press", "Normal"), ("type", "ASA II"),
-    ("press", "No"), ("press", "No"), ("press", "No"), ("press", "No"), ("press", "Yes"),
-    ("press", "Yes"), ("press", "Signed"), ("type", "Large left-sided mass"),
-    ("press", "See the verdict ➜"), ("press", "✅ Submit to MDT"),
+    ("press", "Yes"), ("type", "18 cm"), ("press", "Retroperitoneum"),
+    ("press", "☐ Second malignancy"), ("press", "✏ Change this answer"),
+    ("press", "None of these applies ✓"),
+    ("press", "None"), ("press", "Yes"), ("press", "Normal"), ("type", "ASA II"),
+    ("press", "Yes"), ("press", "Yes"), ("press", "Confirm ✓"), ("press", "Signed"),
+    ("type", "Large left-sided mass"), ("press", "✅ Submit to MDT"),
 ]  # fmt: skip
 
 
@@ -127,7 +129,7 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
                 await (
                     surgeon.locator(".msg")
                     .last.get_by_role("button", name=value, exact=True)
-                    .click()
+                    .first.click()
                 )
             else:
                 await surgeon.locator("input").fill(value)
@@ -143,7 +145,12 @@ async def test_the_whole_flow_in_a_browser(sandbox: tuple[Sandbox, str]) -> None
         await step("type", "/new")
         for kind, value in SURGEON_STEPS:
             await step(kind, value)
+            if value == "☐ Second malignancy":
+                # The exclusion a tick causes is shown at once, with its criterion.
+                assert "INC-03" in await last_bot_text()
         await surgeon.get_by_text("is submitted to the MDT").wait_for()
+        # The checklist stays in the chat as the record of what was answered.
+        await surgeon.get_by_text("None of: resection, chemotherapy").first.wait_for()
 
         mdt = page.locator("#mdt")
         await mdt.get_by_text("NATARS referral NAT-2026-0001").wait_for()

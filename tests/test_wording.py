@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.taps import walk
 from natars_bot.bot import screens
+from natars_bot.bot.cases import case_text
 from natars_bot.bot.mdt_screens import (
     compose_decision,
     compose_reminder,
@@ -16,7 +18,7 @@ from natars_bot.bot.mdt_screens import (
     compose_tally,
 )
 from natars_bot.bot.services import Services
-from natars_bot.dialogue.engine import DialogueState
+from natars_bot.dialogue.engine import DialogueState, on_screen, open_section
 from natars_bot.dialogue.flow import default_flow
 from natars_bot.dialogue.wording import default_wording, load_wording, split_html
 from natars_bot.errors import FlowError
@@ -106,17 +108,20 @@ def test_every_template_renders_valid_telegram_html(language: str) -> None:
         compose_reminder(mdt, submission, ballots, datetime(2026, 11, 28, tzinfo=UTC)).text
     )
     referral = _row(DialogueState(answers={"histology": "UPS"}))
-    texts.append(
-        WORDING.render(
-            "case.html.j2",
-            language,
-            referral=referral,
-            versions=[{"submission": submission, "ballots": ballots}],
-        )
-    )
+    texts.append(case_text(services, language, referral, [(submission, ballots)]))
     texts.append(WORDING.render("cases.html.j2", language, cases=[], first=0, last=0, filters=""))
+    for name in ("pathology_tests", "exclusions"):  # the rows screen and the checklist
+        state = DialogueState()
+        while (group := on_screen(services.flow, state)) is None or group.name != name:
+            state = walk(services.flow, {"histology": "DDLPS"}, state, limit=1).state
+        texts.append(screens.question_screen(services, language, _row(state))[0])
+    done = walk(services.flow, {"histology": "DDLPS"}).state
+    listed = open_section(services.flow, done, "tumour")
+    assert isinstance(listed, DialogueState)
+    texts.append(screens.section_screen(services, language, _row(listed))[0])
+    texts.append(screens.review_screen(services, language, _row(done))[0])
     templates = {name for name in WORDING.templates.list_templates() if name.endswith(".j2")}
-    assert len(templates) == 11  # each rendered above
+    assert len(templates) == 14  # each rendered above
     for text in texts:
         assert len(check_html(text)) <= MAX_TEXT
 

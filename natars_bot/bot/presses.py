@@ -369,11 +369,13 @@ async def _back(press: _Press) -> None:
     """Back: undo the last answer (saying what was undone), leave an edit or a confirmation;
     on the exclusion screen, "change this answer"."""
     services, state, language = press.services, press.state, press.language
-    fields = undone_fields(state)
     after = back(services.flow, state)
+    # Back from the first item asked one by one returns to the checklist, undoing nothing.
+    returned = bool(state.one_by_one) and not after.one_by_one and after.answers == state.answers
+    fields = () if returned else undone_fields(state)
     referral = await press.save(after, "back", field=fields[-1] if fields else None)
     notice = _undid(services, language, state, fields)
-    if not fields and state.one_by_one and not after.one_by_one:
+    if returned:
         notice = services.wording.text(language, "undid_one_by_one")
     screen = question_screen(services, language, referral, notice=notice)
     if state.view == "failed":

@@ -315,13 +315,17 @@ def group_record(services: Services, language: str, group: Group, state: Dialogu
 
 
 def _answer_lines(
-    services: Services, language: str, questions: list[Question], state: DialogueState
+    services: Services,
+    language: str,
+    questions: list[Question],
+    state: DialogueState,
+    lead: int = 0,
 ) -> list[Markup]:
     """Answers as review lines: "Label: value" packed a few to a line, and a checklist's noes
     folded into one "None of: …" line (its yeses and unknowns listed as answers)."""
     wording = services.wording
     noes = [
-        q.label.get(language, q.field)
+        (q.short or q.label).get(language, q.field)
         for q in questions
         if q.group is not None
         and services.flow.group(q.group).kind == "checklist"
@@ -343,7 +347,9 @@ def _answer_lines(
     lines: list[Markup] = []
     for part in parts:
         # Two short answers share a line; a long one has its own (a phone's width: ~40).
-        if lines and plain_length(lines[-1]) + plain_length(part) + 3 <= _LINE:
+        # (`lead`: the characters before the first line, the section's name on the review.)
+        used = plain_length(lines[-1]) + (lead if len(lines) == 1 else 0) if lines else 0
+        if lines and used + plain_length(part) + 3 <= _LINE:
             lines[-1] = Markup("{} · {}").format(lines[-1], part)
         else:
             lines.append(part)
@@ -353,7 +359,7 @@ def _answer_lines(
     return lines
 
 
-_LINE = 42  # visible characters of a review line that two answers may share
+_LINE = 40  # visible characters of a review line that two answers may share (a phone: ~40)
 
 
 def review_screen(
@@ -367,13 +373,17 @@ def review_screen(
     shown = visible(flow, state)
     sections = []
     for section in flow.sections or ():
-        questions = [q for q in shown if q.field in section.fields and q.asked == "in_order"]
+        # The screening number is in the title already (the surgeon's chat only).
+        questions = [
+            q
+            for q in shown
+            if q.field in section.fields and q.asked == "in_order" and q.field != "screening_number"
+        ]
         if questions:
+            label = section.label.get(language, section.name)
+            lead = len(label) + 3  # "Tumour · " leads the section's first line
             sections.append(
-                {
-                    "label": section.label.get(language, section.name),
-                    "lines": _answer_lines(services, language, questions, state),
-                }
+                {"label": label, "lines": _answer_lines(services, language, questions, state, lead)}
             )
     if not flow.sections:
         questions = [q for q in shown if q.asked == "in_order"]

@@ -67,6 +67,7 @@ class QuestionDef(BaseModel):
     type: AnswerType
     parse: ParseKind | None = None
     label: dict[Language, str]
+    short: dict[Language, str] | None = None
     prompt: dict[Language, str]
     help: dict[Language, str] | None = None
     choices: list[Choice] = []
@@ -128,6 +129,7 @@ class Question:
     asked: Asked = "in_order"
     section: str = ""  # the name of the section it belongs to ("" in a flow without sections)
     group: str | None = None  # the name of the group whose screen shows it
+    short: Mapping[Language, str] | None = None  # a shorter label, for the review's folded line
 
     @property
     def allows_unknown(self) -> bool:
@@ -364,6 +366,7 @@ def _check_question(
     if qdef.field in asked:
         raise fail("asked twice")
     texts = {"label": qdef.label, "prompt": qdef.prompt, "help": qdef.help, "unknown": qdef.unknown}
+    texts["short"] = qdef.short
     texts |= {f"choice {c.value!r}": c.label for c in qdef.choices}
     for name, text in texts.items():
         if text is None:
@@ -418,6 +421,7 @@ def _check_question(
         when_hidden=qdef.when_hidden,
         is_extra=is_extra,
         asked=qdef.asked,
+        short=qdef.short,
     )
 
 
