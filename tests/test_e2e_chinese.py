@@ -69,6 +69,7 @@ SCREENS = {
 TERMS = {
     "SFT", "DDLPS", "LMS", "UPS", "WDLPS", "MDT", "PET", "CT", "ASA", "FNCLCC", "WHO", "FISH",
     "IHC", "MDM2", "CDK4", "R0", "R1", "cm", "mm", "NAT", "NATARS", "LVEF", "INC", "EXC",
+    "UTC",  # time zones other than China's read as offsets ("UTC+9")
 }  # fmt: skip
 ENGLISH_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 

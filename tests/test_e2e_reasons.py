@@ -11,7 +11,7 @@ from natars_bot.sandbox.local_api import Disconnect
 from natars_bot.store import Store
 
 from .harness import MDT_CHAT, BotUnderTest, Person
-from .test_e2e_mdt import NOT_ELIGIBLE, REVIEWER_1, _summary, _team, submit
+from .test_e2e_mdt import NOT_ELIGIBLE, REVIEWER_1, REVIEWER_2, _summary, _team, submit
 
 PRIVATE_PROMPT = "Reply here with your reason for “⛔ Not eligible” on NAT-2026-0001"
 
@@ -145,3 +145,31 @@ async def test_a_surgeon_who_reviews_answers_whichever_question_came_last(
     reply = await chen.says("S-77")
     assert "S-77" in reply["text"] or "✓" in reply["text"]
     assert await _ballots(bot) == []
+
+
+async def test_a_private_reason_and_a_group_reply_at_once_are_both_counted(
+    bot: BotUnderTest,
+) -> None:
+    """Dr Chen's reason comes in his private chat while Dr Liu's comes in the group: the two
+    chats are handled concurrently, yet both votes are counted against each other — the second
+    of two "Not eligible" declines the case."""
+    surgeon, chen, liu = await _team(bot)
+    await chen.says("/help")
+    await submit(bot, surgeon)
+    await _press(bot, chen, NOT_ELIGIBLE)  # asked privately
+    await _press(bot, liu, NOT_ELIGIBLE)  # asked in the group
+    prompt = bot.server.bot_messages(MDT_CHAT)[-1]
+    first = await bot.server.user_says(chen.user, "Peritoneal spread")
+    second = await bot.server.user_says(liu.user, "Liver metastasis", MDT_CHAT, reply_to=prompt)
+    await bot.handled(first)
+    await bot.handled(second)
+    assert sorted(await _ballots(bot)) == [
+        (REVIEWER_1, "not_eligible", "Peritoneal spread"),
+        (REVIEWER_2, "not_eligible", "Liver metastasis"),
+    ]
+    store = await Store.open(bot.database)
+    try:
+        [submission] = await store.submissions_of(1)
+        assert submission.decision == "declined"
+    finally:
+        await store.close()

@@ -39,6 +39,7 @@ def summary(assessment: Assessment, language: str) -> str:
         # Names as the group would see them, in the summary's language.
         site="复旦大学附属中山医院" if language == "zh" else "Zhongshan Hospital",
         surgeon="李医生" if language == "zh" else "Dr Li",
+        submitted="2026-12-03 14:05 北京时间" if language == "zh" else "2026-12-03 14:05 CST",
         changes=[],
         rows=[],
         assessment=assessment,

@@ -59,7 +59,10 @@ def test_a_long_summary_is_split_between_lines() -> None:
 
 
 def _row(state: DialogueState) -> ReferralRow:
-    return ReferralRow(1, "NAT-2026-0001", 1, "A", "draft", 1, state, None, None, "t", "t", None)
+    opened, updated = "2026-11-25T09:00:00+00:00", "2026-11-25T09:30:00+00:00"
+    return ReferralRow(
+        1, "NAT-2026-0001", 1, "A", "draft", 1, state, None, None, opened, updated, None
+    )
 
 
 def test_every_message_exists_in_every_language() -> None:

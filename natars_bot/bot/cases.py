@@ -79,7 +79,7 @@ def case_text(
     if referral.status == "screen_failed":
         stopped = {
             "verdict": wording.text(language, f"verdict_{referral.verdict or 'ineligible'}"),
-            "at": stamp(referral.updated_at, zone),
+            "at": stamp(referral.updated_at, zone, language),
         }
     return wording.render(
         "case.html.j2",
@@ -88,14 +88,14 @@ def case_text(
             "public_id": referral.public_id,
             "site": referral.site,
             "status": wording.text(language, f"status_{referral.status}"),
-            "opened": stamp(referral.created_at, zone),
+            "opened": stamp(referral.created_at, zone, language),
         },
         facts=facts,
         stopped=stopped,
         versions=[
             {
                 "version": submission.version,
-                "submitted": stamp(submission.submitted_at, zone),
+                "submitted": stamp(submission.submitted_at, zone, language),
                 "verdict": wording.text(language, f"verdict_{submission.verdict}"),
                 "failed": [name(c) for c in submission.failed],
                 "unknown": [name(c) for c in submission.unknown],
@@ -103,7 +103,7 @@ def case_text(
                     {
                         "vote": ballot.vote.value,
                         "reviewer": ballot.reviewer,
-                        "at": short_stamp(ballot.at, zone),
+                        "at": short_stamp(ballot.at, zone, language),
                         "reason": ballot.reason,
                     }
                     for ballot in ballots
@@ -111,7 +111,9 @@ def case_text(
                 "decision": wording.text(language, f"decision_{submission.decision}")
                 if submission.decision
                 else wording.text(language, "case_pending"),
-                "decided": stamp(submission.decided_at, zone) if submission.decided_at else None,
+                "decided": stamp(submission.decided_at, zone, language)
+                if submission.decided_at
+                else None,
             }
             for submission, ballots in versions
         ],

@@ -18,6 +18,7 @@ from natars_bot.bot.screens import cancel_screen, question_screen, referral_labe
 from natars_bot.bot.services import BotContext
 from natars_bot.bot.showing import current_screen, show_screen
 from natars_bot.dialogue.engine import shown
+from natars_bot.reports.times import local_moment
 from natars_bot.store import ReferralRow
 
 __all__ = [
@@ -133,7 +134,7 @@ async def on_status(update: Update, context: BotContext) -> None:
         {
             "public_id": referral_label(services, language, r.public_id, r.state),
             "status_text": services.wording.text(language, f"status_{r.status}"),
-            "date": r.updated_at[:10],
+            "date": local_moment(r.updated_at, services.zone).date().isoformat(),
         }
         for r in referrals
     ]

@@ -71,7 +71,7 @@ def _summary_parts(
         version=submission.version,
         site=submission.site,
         surgeon=surgeon,
-        submitted=stamp(submission.submitted_at, services.zone),
+        submitted=stamp(submission.submitted_at, services.zone, language),
         changes=_changes(services, flow, previous, submission),
         rows=rows,
         assessment=assessment,
@@ -145,7 +145,7 @@ def _shown(services: Services, ballot: Ballot) -> dict[str, object]:
         "vote": ballot.vote,
         "reviewer": ballot.reviewer,
         "reason": ballot.reason,
-        "at": short_stamp(ballot.at, services.zone),
+        "at": short_stamp(ballot.at, services.zone, services.mdt_language),
     }
 
 
@@ -204,7 +204,7 @@ def compose_decision(
         decision=decision.value,
         reasons=reasons,
         # Composed when the decision is recorded, so the clock's now is the decision's time.
-        decided=stamp(services.clock(), services.zone),
+        decided=stamp(services.clock(), services.zone, language),
     )
     markup = None
     if decision is Decision.more_info:
@@ -236,7 +236,7 @@ def compose_reminder(
         referral=submission.public_id,
         version=submission.version,
         age=age,
-        submitted=stamp(submission.submitted_at, services.zone),
+        submitted=stamp(submission.submitted_at, services.zone, language),
         counts={vote.value: count for vote, count in tally(ballots).items()},
     )
     return Outgoing(kind="message", text=text, reply_to_summary=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,20 @@ class Services:
     # referral id → (screen number, typed text): a screening number that looks like a name,
     # held in memory only until the surgeon confirms it (never stored unconfirmed)
     held: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    # submission id → the lock its votes are counted under (votes.record_vote): a reason taken
+    # in a private chat runs beside the group's presses, and two votes counted from the same
+    # ballots at once would each miss the other's (a quorum reached, no decision).
+    vote_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def vote_lock(self, submission_id: int) -> asyncio.Lock:
+        """The lock a submission's votes are counted under (kept while anyone holds it)."""
+        lock = self.vote_locks.get(submission_id)
+        if lock is None:
+            lock = self.vote_locks[submission_id] = asyncio.Lock()
+        return lock
 
     def local(self, moment: datetime) -> datetime:
         """`moment` (UTC, as stored) in the zone people read times in."""

@@ -23,7 +23,15 @@ async def record_vote(
     context: BotContext, submission: SubmissionRow, reviewer_id: int, vote: Vote, reason: str | None
 ) -> bool:
     """Record the vote, decide, and queue the tally (and the decision notice) in one
-    transaction; False when the store's own authority check refused it (nothing written)."""
+    transaction; False when the store's own authority check refused it (nothing written).
+    One submission's votes are counted one at a time (Services.vote_lock)."""
+    async with context.services.vote_lock(submission.id):
+        return await _record(context, submission, reviewer_id, vote, reason)
+
+
+async def _record(
+    context: BotContext, submission: SubmissionRow, reviewer_id: int, vote: Vote, reason: str | None
+) -> bool:
     services = context.services
     store = services.store
     # Quorum from current reviewers only: the store leaves removed reviewers' votes out.

@@ -2,7 +2,7 @@
 
 Synchronous on purpose: callers run these in a worker thread (`asyncio.to_thread`) with a
 connection of their own, so that a 100,000-referral export does not hold up the bot's event loop,
-where the bot's own connection runs (store/inline.py).
+where the bot's own work waits on its store (store/driver.py).
 """
 
 from __future__ import annotations

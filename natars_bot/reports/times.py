@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["local_moment", "short_stamp", "stamp", "zone_label"]
 
+# Mainland China's zones, read by Chinese readers as 北京时间 (Beijing time), not "CST".
+_BEIJING = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"}
+
 
 def local_moment(moment: str | datetime, zone: ZoneInfo) -> datetime:
     """A stored time (ISO text or datetime, UTC when naive) in `zone`."""
@@ -23,11 +26,15 @@ def local_moment(moment: str | datetime, zone: ZoneInfo) -> datetime:
     return parsed.astimezone(zone)
 
 
-def zone_label(moment: datetime) -> str:
+def zone_label(moment: datetime, language: str = "en") -> str:
     """The zone of an aware local time, as shown beside it: "CST", or "UTC+8" for a zone
-    whose name is only its offset."""
+    whose name is only its offset; in Chinese, 北京时间 for China's zone, else the offset (an
+    abbreviation such as "CST" is English)."""
+    key = getattr(moment.tzinfo, "key", None)
+    if language == "zh" and key in _BEIJING:
+        return "北京时间"
     name = moment.tzname() or ""
-    if name.isalpha() and name != "UTC":
+    if language != "zh" and name.isalpha() and name != "UTC":
         return name
     offset = moment.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
@@ -38,13 +45,13 @@ def zone_label(moment: datetime) -> str:
     return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def stamp(moment: str | datetime, zone: ZoneInfo) -> str:
-    """Date and time with the zone: "2026-12-03 14:05 CST"."""
+def stamp(moment: str | datetime, zone: ZoneInfo, language: str = "en") -> str:
+    """Date and time with the zone: "2026-12-03 14:05 CST" (zh: "… 14:05 北京时间")."""
     local = local_moment(moment, zone)
-    return f"{local:%Y-%m-%d %H:%M} {zone_label(local)}"
+    return f"{local:%Y-%m-%d %H:%M} {zone_label(local, language)}"
 
 
-def short_stamp(moment: str | datetime, zone: ZoneInfo) -> str:
+def short_stamp(moment: str | datetime, zone: ZoneInfo, language: str = "en") -> str:
     """Month, day and time with the zone, for lines under a case: "12-03 14:05 CST"."""
     local = local_moment(moment, zone)
-    return f"{local:%m-%d %H:%M} {zone_label(local)}"
+    return f"{local:%m-%d %H:%M} {zone_label(local, language)}"
