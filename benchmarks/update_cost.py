@@ -39,11 +39,11 @@ from typing import Any
 
 from telegram import Bot, Message, Update
 
-from benchmarks import mimic_bot
+from benchmarks import mimic_bot, taps
 from benchmarks.replay import replay
 from natars_bot.bot.screens import question_screen
 from natars_bot.bot.services import Services
-from natars_bot.dialogue.engine import Accepted, DialogueState, answer, current, to_referral
+from natars_bot.dialogue.engine import DialogueState, answer, current, to_referral
 from natars_bot.dialogue.flow import default_flow
 from natars_bot.dialogue.wording import default_wording
 from natars_bot.protocol.criteria import default_protocol
@@ -56,23 +56,10 @@ SERVICES = Services(store=None, flow=FLOW, protocol=PROTOCOL, wording=default_wo
 
 
 def _answers() -> list[DialogueState]:
-    """The states of one complete DDLPS referral, answer after answer."""
-    states, state = [], DialogueState()
-    typed = {"age_years": "62", "tumor_size_cm": "12", "asa_class": "2", "note": "none"}
-    for _ in range(60):
-        question = current(FLOW, state)
-        if question is None:
-            break
-        if question.field in typed or not question.choices:
-            result = answer(FLOW, state, text=typed.get(question.field, "S-1"))
-        else:
-            labels = [c.label.get("en", "") for c in question.choices]
-            pick = next((labels.index(x) for x in ("DDLPS", "Yes", "Positive") if x in labels), 0)
-            result = answer(FLOW, state, choice=pick)
-        assert isinstance(result, Accepted), (question.field, result)
-        state = result.state
-        states.append(state)
-    return states
+    """The states of one complete eligible DDLPS referral, input after input (checklist ticks
+    and rows included), as the dialogue engine walks it (benchmarks.taps)."""
+    answers = {**taps.examples()["DDLPS"], "note": "none"}
+    return list(taps.walk(FLOW, answers).states[1:])
 
 
 def _best(repeat: Callable[[], None], times: int = 5) -> float:
@@ -178,6 +165,7 @@ class WholeUpdates:
     cpu_ms: float  # per update, best of the runs
     calls: float  # Bot API calls per update
     buttons: float  # inline buttons parsed per update
+    submitted: int = 0  # referrals the simulated surgeons submitted to the MDT
 
 
 async def whole_updates(surgeons: int, runs: int = 3) -> dict[str, WholeUpdates]:
@@ -200,6 +188,7 @@ async def whole_updates(surgeons: int, runs: int = 3) -> dict[str, WholeUpdates]
                     1000 * seconds / run.updates,
                     tally.calls / run.updates,
                     tally.buttons / run.updates,
+                    run.submitted,
                 )
                 if kind not in best or figures.cpu_ms < best[kind].cpu_ms:
                     best[kind] = figures

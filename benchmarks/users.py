@@ -203,6 +203,39 @@ def _question(message: dict[str, Any]) -> Any:
     return None
 
 
+# The group screens (issue #18): the exclusion checklist is confirmed with none ticked; a rows
+# screen gets the usual answer in each row (a heading "▾ Label" above its buttons, the chosen
+# one marked "• "), then its confirm button.
+CHECKLIST_NONE = ("None of these applies ✓", "None of the others applies ✓")
+ROWS_CONFIRM = "Confirm ✓"
+BY_LABEL = {f"▾ {q.label['en']}": q for q in FLOW.questions}
+
+
+def _group_press(message: dict[str, Any], histology: str) -> str | None:
+    """The press a group screen wants next (None: not a group screen)."""
+    for label in CHECKLIST_NONE:
+        if (data := _button(message, label)) is not None:
+            return data
+    keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    rows: list[tuple[Any, list[dict[str, Any]]]] = []
+    for line in keyboard:
+        question = BY_LABEL.get(line[0]["text"])
+        if question is not None:
+            rows.append((question, []))
+        elif rows:
+            rows[-1][1].extend(line)
+    if not rows:
+        return None
+    for question, buttons in rows:
+        if any(b["text"].startswith("• ") for b in buttons):
+            continue
+        wanted = histology if question.field == "histology" else PRESS.get(question.field, "No")
+        chosen = next((b for b in buttons if b["text"] == wanted), buttons[0] if buttons else None)
+        if chosen is not None:
+            return str(chosen["callback_data"])
+    return _button(message, ROWS_CONFIRM)
+
+
 async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> None:
     """One surgeon's complete referral (or the first `stop_after` answers of one)."""
     user: dict[str, Any] = {"id": 10_000 + n, "is_bot": False, "first_name": f"Surgeon {n}"}
@@ -214,6 +247,13 @@ async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> 
         if not chat:
             return
         screen = chat[-1]
+        group = _group_press(screen, histology)
+        if group is not None:
+            if stop_after and answered >= stop_after:
+                return
+            answered += 1
+            chat = await driver.press(user, user["id"], screen, group)
+            continue
         question = _question(screen)
         if question is None:
             break
@@ -236,12 +276,15 @@ async def refer(driver: Driver, n: int, rng: random.Random, stop_after: int) -> 
         if data is None:
             return
         chat = await driver.press(user, user["id"], screen, data)
+    # The review carries "Submit to MDT" itself; an older review first showed the verdict.
     for label in ("See the verdict ➜", "✅ Submit to MDT"):
         if not chat:
             return
         data = _button(chat[-1], label)
         if data is None:
-            return
+            if label == "✅ Submit to MDT":
+                return
+            continue
         chat = await driver.press(user, user["id"], chat[-1], data)
     driver.run.submitted += 1
 

@@ -4,7 +4,7 @@ parts answered leave INC-07 open."""
 
 from __future__ import annotations
 
-from .harness import BotUnderTest, answer_until, question_in
+from .harness import ROW_KEY, ROWS_CONFIRM, BotUnderTest, answer_until, question_in
 
 SURGEON = 1001
 
@@ -13,18 +13,18 @@ DDLPS = {"age_years": "58", "sex": "Female", "histology": "DDLPS", "grade": "G2"
 
 
 async def test_a_negative_ihc_is_not_stopped_before_fish(bot: BotUnderTest) -> None:
-    """CDK4 negative: the FISH question comes next, not the exclusion; FISH not amplified then
-    excludes at once, citing INC-04 with its reason and interpretation."""
+    """CDK4 negative on the IHC and FISH screen: no exclusion while FISH is open; FISH not
+    amplified then excludes at once, citing INC-04 with its reason and interpretation."""
     await bot.register(SURGEON)
     surgeon = bot.person(SURGEON)
     await surgeon.says("/new")
-    ihc = await answer_until(surgeon, {**DDLPS, "ihc_mdm2": "Positive"}, "ihc_cdk4")
-    assert "Weak or focal" in surgeon.buttons(ihc)
-    await surgeon.presses("Negative", ihc)
-    fish = surgeon.last()
-    assert question_in(fish) == "fish_mdm2", fish["text"]
-    assert "cannot be enrolled" not in fish["text"]
-    await surgeon.presses("Not amplified", fish)
+    rows = await answer_until(surgeon, DDLPS, "ihc_mdm2")
+    assert "Weak or focal" in surgeon.buttons(rows)
+    await surgeon.presses("Positive", {**surgeon.last(), ROW_KEY: "ihc_mdm2"})
+    after = await surgeon.presses("Negative", {**surgeon.last(), ROW_KEY: "ihc_cdk4"})
+    assert "cannot be enrolled" not in after["text"]
+    assert question_in(after) == "fish_mdm2", after["text"]
+    await surgeon.presses("Not amplified", {**after, ROW_KEY: "fish_mdm2"})
     stop = surgeon.last()
     assert "This patient cannot be enrolled" in stop["text"]
     assert "CDK4 negative on IHC, and MDM2 FISH not amplified" in stop["text"]
@@ -37,9 +37,13 @@ async def test_fish_amplified_after_a_negative_ihc_goes_to_the_mdt(bot: BotUnder
     surgeon = bot.person(SURGEON)
     await surgeon.says("/new")
     answers = {**DDLPS, "ihc_mdm2": "Negative", "ihc_cdk4": "Positive"}
-    fish = await answer_until(surgeon, answers, "fish_mdm2")
-    await surgeon.presses("Amplified", fish)
-    assert question_in(surgeon.last()) == "tumor_size_cm", surgeon.last()["text"]
+    rows = await answer_until(surgeon, answers, "fish_mdm2")
+    await surgeon.presses("Negative", {**rows, ROW_KEY: "ihc_mdm2"})
+    after = await surgeon.presses("Positive", {**surgeon.last(), ROW_KEY: "ihc_cdk4"})
+    after = await surgeon.presses("Amplified", {**after, ROW_KEY: "fish_mdm2"})
+    assert "cannot be enrolled" not in after["text"]
+    nxt = await surgeon.presses(ROWS_CONFIRM["en"], after)
+    assert question_in(nxt) == "tumor_size_cm", nxt["text"]
 
 
 async def test_the_chinese_ihc_question_offers_weak_or_focal(bot: BotUnderTest) -> None:
