@@ -1,4 +1,4 @@
-"""The health server (natars_bot/health.py): /healthz and /metrics of the real Application,
+"""The health server (natars_bot/health/): /healthz and /metrics of the real Application,
 polling the local Bot API server, on a real database."""
 
 from __future__ import annotations

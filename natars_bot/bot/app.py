@@ -26,8 +26,9 @@ from natars_bot import health
 from natars_bot.bot import answering, commands, coordinators, mdt, presses, reasons
 from natars_bot.bot.backups import schedule_backups
 from natars_bot.bot.callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
-from natars_bot.bot.delivery import reconcile_interrupted, schedule
+from natars_bot.bot.delivery import reconcile_interrupted
 from natars_bot.bot.failures import on_error
+from natars_bot.bot.jobs import schedule
 from natars_bot.bot.menus import Menus
 from natars_bot.bot.people import resolve_person
 from natars_bot.bot.services import BotContext, Services
@@ -118,7 +119,7 @@ def build_application(
     application.add_handler(TypeHandler(Update, begin_update), group=-1)
     application.add_handlers(handlers)
     application.add_error_handler(on_error)
-    # /healthz and /metrics (natars_bot/health.py): its handlers time and count every update;
+    # /healthz and /metrics (natars_bot/health/): its handlers time and count every update;
     # the server starts with the bot (start_up) and stops with it (shut_down).
     health.install(application, settings.database)
     return application

@@ -1,5 +1,4 @@
-"""Reliable delivery: the outbox worker, the reminder job and the audit head's daily
-publication (python-telegram-bot's JobQueue).
+"""Reliable delivery: the outbox worker (its jobs are scheduled in jobs.py).
 
 Delivery rules, for messages that matter (MDT summaries, tally edits, decisions, reminders):
 - RetryAfter (429): wait as long as Telegram says, and pause the whole outbox meanwhile;
@@ -40,21 +39,18 @@ from telegram.ext import Application, ContextTypes
 from telegram.warnings import PTBDeprecationWarning
 
 from natars_bot.bot.cases import previous_submission, surgeon_name
-from natars_bot.bot.mdt_screens import compose_reminder, compose_summary, compose_tally
+from natars_bot.bot.mdt_screens import compose_summary, compose_tally
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.settings import Settings
 from natars_bot.store import OutboxRow, Outgoing, SubmissionRow
-from natars_bot.store.backup import write_anchor
 
 __all__ = [
     "MAX_ATTEMPTS",
     "flush_outbox",
     "kick",
-    "publish_head",
+    "message_to",
     "reconcile_interrupted",
     "retry_delay",
-    "schedule",
-    "send_reminders",
     "summary_again",
 ]
 
@@ -63,22 +59,6 @@ MAX_BACKOFF = 60.0
 # Retries of one row before it is marked failed and the admins told (about 5 minutes of
 # backoff); a flood wait or a moved chat does not count.
 MAX_ATTEMPTS = 10
-
-
-def schedule(
-    application: Application,  # type: ignore[type-arg]
-    outbox_interval: float,
-    reminder_interval: float,
-) -> None:
-    """Start the outbox worker and the reminder check (due times live in the database, so
-    nothing is lost when the bot restarts: JobQueue jobs themselves are not persisted)."""
-    queue = application.job_queue
-    if queue is None:  # pragma: no cover - the job-queue extra is a dependency
-        raise RuntimeError("python-telegram-bot's job-queue extra is not installed")
-    queue.run_repeating(flush_outbox, interval=outbox_interval, first=0, name="outbox")
-    queue.run_repeating(send_reminders, interval=reminder_interval, first=1, name="reminders")
-    day = 24 * 3600.0
-    queue.run_repeating(_publish_daily, interval=day, first=day, name="audit-head")
 
 
 def kick(context: BotContext) -> None:
@@ -275,7 +255,7 @@ async def _fail(services: Services, row: OutboxRow, error: str) -> None:
         chat=row.chat_id if row.chat_id is not None else "MDT",
         error=error[:300],
     )
-    alerts = [] if row.chat_id in admins else [_to(admin, str(text)) for admin in admins]
+    alerts = [] if row.chat_id in admins else [message_to(admin, str(text)) for admin in admins]
     await services.store.outbox_failed(row, error, alerts)
 
 
@@ -294,7 +274,7 @@ async def _migrated(services: Services, row: OutboxRow, old: int, new: int) -> N
         reposts[submission_id] = await summary_again(services, submission)
     language = services.flow.languages[0]
     text = str(services.wording.text(language, "mdt_chat_moved_alert", old=old, new=new))
-    notices = [_to(admin, text) for admin in await store.admins()]
+    notices = [message_to(admin, text) for admin in await store.admins()]
     await store.migrate_mdt_chat(old, new, reposts=reposts, notices=notices)
     services.mdt_chat_id = new
     await store.outbox_retry(row, 0.0, f"chat moved to {new}", count=False)
@@ -323,35 +303,9 @@ async def summary_again(
     return outgoing
 
 
-def _to(chat_id: int, text: str) -> Outgoing:
+def message_to(chat_id: int, text: str) -> Outgoing:
+    """A plain message to one chat (an admin's alert, say), for the outbox."""
     return Outgoing(kind="message", text=text, chat_id=chat_id)
-
-
-async def publish_head(services: Services, occasion: str) -> None:
-    """Publish the audit trail's head where a database writer cannot reach it: to each
-    admin's private chat (Telegram keeps it), and beside the database (`<database>.anchor`,
-    which a restore must not fall behind). `natars-bot audit verify --anchor` with any head
-    published fails on a trail truncated or rewritten since."""
-    store = services.store
-    anchor = await store.audit_head()
-    if store.path is not None:
-        write_anchor(store.path, anchor)
-    language = services.flow.languages[0]
-    text = str(
-        services.wording.text(
-            language,
-            "audit_head_notice",
-            anchor=str(anchor),
-            occasion=services.wording.text(language, f"audit_head_{occasion}"),
-        )
-    )
-    await store.queue([_to(admin, text) for admin in await store.admins()])
-
-
-async def _publish_daily(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services: Services = context.bot_data["services"]
-    await publish_head(services, "daily")
-    await flush_outbox(context)
 
 
 def retry_delay(exc: RetryAfter) -> float:
@@ -378,18 +332,3 @@ def _after_sending(exc: NetworkError) -> bool:
 
 def _backoff(row: OutboxRow) -> float:
     return min(MAX_BACKOFF, 0.5 * 2.0 ** min(row.attempts, 8))
-
-
-async def send_reminders(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Re-announce undecided cases whose reminder is due; re-post a summary that never arrived."""
-    services: Services = context.bot_data["services"]
-    store = services.store
-    now = services.clock()
-    for submission in await store.due_reminders():
-        ballots = await store.ballots(submission.id)
-        if await store.summary_message(submission.id) is None:
-            outgoing = await summary_again(services, submission)
-        else:
-            outgoing = [compose_reminder(services, submission, ballots, now)]
-        await store.record_reminder(submission, now + services.reminder_delay, outgoing)
-    await flush_outbox(context)

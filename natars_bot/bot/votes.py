@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 
 from natars_bot.bot.cases import previous_submission, surgeon_name
-from natars_bot.bot.delivery import kick, publish_head
+from natars_bot.bot.delivery import kick
+from natars_bot.bot.jobs import publish_head
 from natars_bot.bot.mdt_screens import compose_decision, compose_tally
 from natars_bot.bot.services import BotContext, Services
 from natars_bot.errors import StoreError
