@@ -139,7 +139,7 @@ async def drive(
         run.calls = {m: after[m] - calls.get(m, 0) for m in after if after[m] > calls.get(m, 0)}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A free loopback port whose successor is free too (the driver serves on both)."""
     for _ in range(50):
         with socket.socket() as probe, socket.socket() as after:
@@ -250,7 +250,7 @@ def main() -> None:
     args = parser.parse_args()
     global REPLY_TIMEOUT  # noqa: PLW0603 - one setting read by the driver's HTTP client
     REPLY_TIMEOUT = args.reply_timeout
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from telegram.ext import (
 from telegram.ext import filters as ptb_filters
 
 from benchmarks.echo_bot import echo, pressed
+from benchmarks.load import free_port
 from benchmarks.server import ScreenServer
 from benchmarks.users import MDT, REVIEWERS, Driver, Run, echo_votes
 from natars_bot.sandbox.driver import DrivenServer
@@ -27,25 +27,11 @@ from natars_bot.sandbox.driver import DrivenServer
 from .harness import TOKEN
 
 
-def _free_port() -> int:
-    """A free loopback port whose successor is free too (the driver serves on both)."""
-    for _ in range(50):
-        with socket.socket() as probe, socket.socket() as after:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-            try:
-                after.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no two free consecutive loopback ports")
-
-
 @pytest.fixture
 async def driven(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """The driven server with the benchmark's echo bot polling it; the driver's base URL."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    port = _free_port()
+    port = free_port()
     server = DrivenServer(TOKEN, reply_timeout=10)
     server.api.group(MDT, "MDT")
     await server.start(port)
@@ -139,7 +125,7 @@ async def test_the_benchmarks_server_times_a_press_to_its_next_screen(
         await context.bot.send_message(query.message.chat.id, "next question", reply_markup=button)
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    port = _free_port()
+    port = free_port()
     server = ScreenServer(TOKEN, reply_timeout=10)
     await server.start(port)
     application: Application = (  # type: ignore[type-arg]
