@@ -5,13 +5,14 @@ and Back naming what it undid."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from typing import Any
 
 from natars_bot.store import Store
 
-from .harness import BotUnderTest, Person, answer_all, answer_until, screen_kind
+from .harness import ROW_KEY, BotUnderTest, Person, answer_all, answer_until, screen_kind
 from .test_e2e_triage import BY_HISTOLOGY, COMMON
 
 CHECKLIST_ITEMS = [
@@ -261,3 +262,31 @@ async def test_a_section_lists_its_answers_to_change(bot: BotUnderTest) -> None:
     assert "ASA class: <b>III</b>" in review["html"]
     answers, _ = await _stored(bot, 1001)
     assert answers["asa_class"] == 3
+
+
+async def test_rows_answered_in_quick_succession_count_but_a_double_tap_does_not(
+    bot: BotUnderTest,
+) -> None:
+    """With the double-tap guard on (1 s): three rows answered one after another from the
+    report, each within a second of the last, all count; the same button tapped twice in a
+    row (a double tap: the edited screen keeps it in the same place) counts once."""
+    await bot.register(1001)
+    surgeon = bot.person(1001)
+    await surgeon.says("/new")
+    rows = await answer_until(surgeon, DDLPS, "ihc_mdm2")
+    await bot.restart(read_delay_seconds=1.0)  # the guard on from here
+    await asyncio.sleep(1.1)  # read the screen
+    rows = await surgeon.presses("Positive", {**rows, ROW_KEY: "ihc_mdm2"})
+    rows = await surgeon.presses("Positive", {**rows, ROW_KEY: "ihc_cdk4"})
+    await surgeon.presses("Amplified", {**rows, ROW_KEY: "fish_mdm2"})
+    answers, _ = await _stored(bot, 1001)
+    assert (answers["ihc_mdm2"], answers["ihc_cdk4"], answers["fish_mdm2"]) == (
+        "positive",
+        "positive",
+        "amplified",
+    )
+    assert not any("read the question" in a for a in surgeon.alerts())
+    # the same row's button again at once: the rest of a double tap, refused
+    await surgeon.presses("Not amplified", {**surgeon.last(), ROW_KEY: "fish_mdm2"})
+    await surgeon.presses("Amplified", {**surgeon.last(), ROW_KEY: "fish_mdm2"})
+    assert any("read the question" in a for a in surgeon.alerts())

@@ -100,9 +100,14 @@ async def on_button(update: Update, context: BotContext) -> None:
         seen is not None
         and seen[0] == data.screen
         and services.clock() - seen[1] < services.read_delay
+        and not _another_item(services, referral.id, data)
     ):
         await query.answer(plain(wording.text(language, "read_first")), show_alert=True)
         return
+    if isinstance(data, Toggle | Answer) and on_screen(services.flow, referral.state):
+        services.group_item[referral.id] = (data.screen, data.question)
+    else:
+        services.group_item.pop(referral.id, None)
     press = Press(
         context=context,
         referral=referral,
@@ -132,6 +137,20 @@ async def on_invalid_button(update: Update, context: BotContext) -> None:
     log.info("button data not ours from user %s: %r", person.telegram_id or "?", query.data)
     text = context.services.wording.text(person.language, "invalid_button")
     await query.answer(plain(text), show_alert=True)
+
+
+def _another_item(services: Services, referral_id: int, data: ScreenPress) -> bool:
+    """A tick or a row's answer on a checklist or rows screen that the press before it (on
+    the screen just before, a tick or a row of the same screen) edited in place: its buttons
+    stayed where they were, so a double tap's second tap lands on the same item — another
+    item, however soon, is meant (three rows answered in a second from the report)."""
+    last = services.group_item.get(referral_id)
+    return (
+        isinstance(data, Toggle | Answer)
+        and last is not None
+        and last[0] + 1 == data.screen
+        and last[1] != data.question
+    )
 
 
 def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:

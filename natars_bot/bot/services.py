@@ -49,6 +49,10 @@ class Services:
     read_delay: timedelta = timedelta(seconds=1)
     # referral id → (screen number, when its message reached the chat), for read_delay
     shown_at: dict[int, tuple[int, datetime]] = field(default_factory=dict)
+    # referral id → (screen number, question index) of the last press on a checklist or rows
+    # screen: the next screen, edited in place, keeps every button where it was, so only a
+    # second tap on the *same* item there can be the rest of a double tap (presses.py)
+    group_item: dict[int, tuple[int, int]] = field(default_factory=dict)
     # referral id → (screen number, typed text): a screening number that looks like a name,
     # held in memory only until the surgeon confirms it (never stored unconfirmed)
     held: dict[int, tuple[int, str]] = field(default_factory=dict)
