@@ -30,7 +30,11 @@ async def test_each_role_sees_its_own_menu_in_both_languages(bot: BotUnderTest) 
     await bot.register(REVIEWER, "reviewer")
     await bot.register(ADMIN, "admin")
     await bot.register(ADMIN, "surgeon")
-    await bot.restart()  # start-up publishes everyone registered
+    await bot.restart()  # start-up publishes everyone registered (in the background)
+    people = (SURGEON, COORDINATOR, REVIEWER, ADMIN)
+    await bot.server.wait_for(
+        lambda: all(_chat_menu(bot, p, c) is not None for p in people for c in (None, "zh"))
+    )
     for code in (None, "zh"):
         assert _chat_menu(bot, SURGEON, code) == SURGEONS_MENU
         assert _chat_menu(bot, COORDINATOR, code) == COORDINATORS_MENU

@@ -173,3 +173,64 @@ async def test_a_private_reason_and_a_group_reply_at_once_are_both_counted(
         assert submission.decision == "declined"
     finally:
         await store.close()
+
+
+async def test_a_prompt_asked_in_the_group_is_not_answered_by_private_text(
+    bot: BotUnderTest,
+) -> None:
+    """Dr Chen, who also refers, was asked in the group (no private chat then); what he then
+    types privately — his own patient's screening number — answers his own referral, never
+    the MDT's question (it would reach the group's tally)."""
+    surgeon, chen, _ = await _team(bot)
+    await bot.register(REVIEWER_1, "surgeon")
+    await submit(bot, surgeon)
+    assert await _press(bot, chen, NOT_ELIGIBLE) == "Please reply to my message with your reason."
+    await chen.says("/new")
+    reply = await chen.says("S-77")
+    assert "Recorded" not in reply["text"] and "S-77" in reply["text"]
+    assert await _ballots(bot) == []
+    assert "S-77" not in "".join(m["text"] for m in bot.server.bot_messages(MDT_CHAT))
+
+
+async def test_a_reply_to_another_cases_summary_is_not_this_cases_reason(
+    bot: BotUnderTest,
+) -> None:
+    """A reason pending on NAT-2026-0001; Dr Chen replies to NAT-2026-0002's summary: a
+    comment on one case is never recorded as the reason on another."""
+    surgeon, chen, _ = await _team(bot)
+    await submit(bot, surgeon)
+    await _press(bot, chen, NOT_ELIGIBLE)  # asked in the group, about NAT-2026-0001
+    second = await submit(bot, surgeon)
+    assert "NAT-2026-0002" in second["text"]
+    answer = await _says_in_group(bot, chen, "This one looks fine", second)
+    assert answer["text"].startswith("This was not recorded")
+    assert await _ballots(bot) == []
+
+
+async def test_two_private_prompts_are_answered_one_after_the_other(bot: BotUnderTest) -> None:
+    """Asked privately on two cases: the first text answers the latest question, and the bot
+    asks the other one again, so that the next text is knowingly its reason."""
+    surgeon, chen, _ = await _team(bot)
+    await chen.says("/help")
+    await submit(bot, surgeon)
+    await _press(bot, chen, NOT_ELIGIBLE)
+    await submit(bot, surgeon)
+    await _press(bot, chen, NOT_ELIGIBLE)
+    await chen.says("Liver metastases")
+    again = chen.last()
+    assert again["text"].startswith(
+        "Reply here with your reason for “⛔ Not eligible” on NAT-2026-0001"
+    )
+    await chen.says("Peritoneal spread")
+    store = await Store.open(bot.database)
+    try:
+        reasons = {}
+        for referral in (1, 2):
+            [submission] = await store.submissions_of(referral)
+            reasons[submission.public_id] = [b.reason for b in await store.ballots(submission.id)]
+    finally:
+        await store.close()
+    assert reasons == {
+        "NAT-2026-0001": ["Peritoneal spread"],
+        "NAT-2026-0002": ["Liver metastases"],
+    }

@@ -199,7 +199,9 @@ async def on_cases_page(update: Update, context: BotContext) -> None:
     if query is None or query.data is None:
         return
     services, language = context.services, context.person.language
-    if not context.person.has("coordinator", "admin"):
+    # In a private chat only: a forged press on a group's message (a summary) must not be
+    # edited into a case's details there.
+    if not context.person.has("coordinator", "admin") or not context.person.private:
         await query.answer(str(services.wording.text(language, "export_refused")), show_alert=True)
         return
     press = decode(query.data)

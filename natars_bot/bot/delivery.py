@@ -74,6 +74,10 @@ def kick(context: BotContext) -> None:
 async def flush_outbox(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send every due outbox message, in order, until done or Telegram asks to wait."""
     services: Services = context.bot_data["services"]
+    # A kick runs in a task created by a handler, with a copy of its context: the outbox's
+    # own writes are not that update's (an update whose transaction failed must not count
+    # as handled because the error alert's delivery was recorded).
+    services.store.handling_none()
     async with services.delivery_lock:  # the repeating job and a kick must not send twice
         # A delivery may queue a follow-up due at once (a summary's buttons, a move to a new
         # chat): a few passes deliver those without waiting for the next run of the job.

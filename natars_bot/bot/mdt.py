@@ -17,7 +17,7 @@ from natars_bot.bot.callbacks import Reopen, decode
 from natars_bot.bot.callbacks import Vote as VotePress
 from natars_bot.bot.mdt_screens import VOTE_CODES
 from natars_bot.bot.people import plain, surgeon_or_refuse
-from natars_bot.bot.presses import on_invalid_button
+from natars_bot.bot.presses import answer_quietly, on_invalid_button
 from natars_bot.bot.reasons import ask_reason
 from natars_bot.bot.screens import referral_label, review_screen
 from natars_bot.bot.services import BotContext, Services
@@ -83,7 +83,8 @@ async def on_vote(update: Update, context: BotContext) -> None:
     # group for it made every reviewer's press wait for the one before it to be answered.
     hand_over(context.application, update)
     if recorded:
-        await query.answer(str(wording.text(language, "vote_recorded", vote=vote_label)))
+        # The vote is committed: a failed answer must not put an error into the group.
+        await answer_quietly(query, str(wording.text(language, "vote_recorded", vote=vote_label)))
     else:
         await query.answer(str(wording.text(language, "vote_decided")), show_alert=True)
 

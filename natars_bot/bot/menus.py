@@ -27,7 +27,7 @@ from telegram import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
 )
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from natars_bot.bot.delivery import retry_delay
@@ -65,6 +65,7 @@ class Menus:
         self.wording, self.languages = wording, languages
         # telegram id → (command names, the language chosen with /language or None)
         self._published: dict[int, tuple[tuple[str, ...], str | None]] = {}
+        self._failed: set[int] = set()  # people whose menu Telegram refused (no chat yet)
 
     def _commands(self, names: Iterable[str], language: str) -> list[BotCommand]:
         return [
@@ -80,8 +81,15 @@ class Menus:
             await self._set(application, scope, names, None)
 
     async def publish_all(self, application: Application, store: Store) -> None:  # type: ignore[type-arg]
-        """Start-up: the shared menus, then each registered person's."""
+        """Start-up: the shared menus, then each registered person's (in the background: a
+        menu is a convenience, never what the bot waits for to start)."""
         await self.publish_shared(application)
+        if application.job_queue is not None:  # runs once the application has started
+            application.job_queue.run_once(
+                lambda context: self._publish_people(context.application, store), 0, name="menus"
+            )
+
+    async def _publish_people(self, application: Application, store: Store) -> None:  # type: ignore[type-arg]
         people: dict[int, list[str]] = {}
         for row in await store.users():
             people.setdefault(row.telegram_id, []).append(row.role)
@@ -124,7 +132,9 @@ class Menus:
             await self._set(application, scope, names, chosen)
         except TelegramError as exc:  # a user who never opened a chat with the bot: 400
             log.info("no menu for user %s: %s", telegram_id, exc)
-            self._published.pop(telegram_id, None)
+            # Not again on each of their group updates (the rate limiter's budget is the
+            # votes'); again once they write to the bot privately, which proves the chat.
+            self._failed.add(telegram_id)
 
     async def _set(
         self,
@@ -151,6 +161,11 @@ class Menus:
         if person.telegram_id is None:
             return False
         names = commands_for(person.roles) if person.roles else ()
+        if person.telegram_id in self._failed:
+            if not person.private:
+                return False
+            self._failed.discard(person.telegram_id)
+            return bool(names)
         published = self._published.get(person.telegram_id)
         if published is None:
             return bool(names)  # strangers keep the default menu: nothing to publish
@@ -168,4 +183,9 @@ async def _call(request: Callable[[], Awaitable[bool]]) -> None:
             delay = retry_delay(exc)
             log.warning("Telegram asks to wait %.0f s before the command menu", delay)
             await asyncio.sleep(delay)
+        except (TimedOut, NetworkError) as exc:  # BadRequest and Forbidden are answers
+            if isinstance(exc, BadRequest):
+                raise
+            log.warning("a command menu call failed (%s): the bot goes on without it", exc)
+            return
     log.warning("a command menu was not published")

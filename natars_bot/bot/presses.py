@@ -13,7 +13,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
+from telegram.error import TelegramError
 
 from natars_bot.bot.actions import ACTIONS as DRAFT_ACTIONS
 from natars_bot.bot.actions import Press
@@ -47,7 +48,7 @@ from natars_bot.dialogue.engine import (
     progress,
 )
 
-__all__ = ["on_button", "on_invalid_button"]
+__all__ = ["answer_quietly", "on_button", "on_invalid_button"]
 
 # Every press the surgeon's screens carry, to its action (actions.py, submission.py).
 ACTIONS: dict[type[ScreenPress], Callable[[Press], Awaitable[None]]] = {
@@ -124,7 +125,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     # CallbackQueries need to be answered, even if no notification to the user is needed.
     # The answer and the work behind the press are independent: in flight together, the bot
     # waits on Telegram once per press rather than twice, and the spinner stops sooner.
-    await asyncio.gather(query.answer(), ACTIONS[type(data)](press))
+    await asyncio.gather(answer_quietly(query), ACTIONS[type(data)](press))
 
 
 async def on_invalid_button(update: Update, context: BotContext) -> None:
@@ -137,6 +138,16 @@ async def on_invalid_button(update: Update, context: BotContext) -> None:
     log.info("button data not ours from user %s: %r", person.telegram_id or "?", query.data)
     text = context.services.wording.text(person.language, "invalid_button")
     await query.answer(plain(text), show_alert=True)
+
+
+async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a press; a failure there (the query too old after downtime, a timeout) only
+    leaves a spinner, so it is logged, never raised: raised beside the action, it would tell
+    the surgeon "something went wrong, try again" for a press that was applied."""
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.info("press not answered (%s): its action stands", exc)
 
 
 def _another_item(services: Services, referral_id: int, data: ScreenPress) -> bool:

@@ -132,8 +132,15 @@ async def on_group_reply(update: Update, context: BotContext) -> None:
             return
         await _take(context, message, submission_id, reviewer_id, vote, language)
         return
-    pending = await services.store.pending_reason(person.telegram_id)
-    if pending is not None and person.has("reviewer"):
+    # A reply to a case's summary (or its tally, the same message) is that case's pending
+    # reason, if the reviewer has one there — never another case's.
+    replied_case = await services.store.submission_posted_at(message.chat.id, replied.message_id)
+    pending = (
+        await services.store.pending_reason(person.telegram_id, submission_id=replied_case)
+        if replied_case is not None and person.has("reviewer")
+        else None
+    )
+    if pending is not None:
         _, _, submission_id, vote = pending
         await _take(context, message, submission_id, person.telegram_id, vote, language)
         return
@@ -145,20 +152,43 @@ async def on_private_text(update: Update, context: BotContext) -> None:
     there was its prompt; otherwise a typed answer to the triage dialogue."""
     message = update.effective_message
     person = context.person
+    store = context.services.store
     if message is not None and person.telegram_id is not None and person.has("reviewer"):
-        pending = await context.services.store.pending_reason(person.telegram_id)
+        # Only a prompt asked here: one asked in the group is answered there (message ids of
+        # two chats cannot be compared, and a text typed here may be a surgeon's answer).
+        pending = await store.pending_reason(person.telegram_id, chat_id=person.chat_id)
         # A surgeon who reviews too answers whichever question the bot asked last.
         draft_after = (
             person.draft is not None
             and pending is not None
             and (person.draft.message_id or 0) > pending[1]
-            and pending[0] == person.chat_id
         )
         if pending is not None and not draft_after:
             _, _, submission_id, vote = pending
-            await _take(context, message, submission_id, person.telegram_id, vote, person.language)
+            language = person.language
+            if await _take(context, message, submission_id, person.telegram_id, vote, language):
+                await _still_pending(context, message, person.telegram_id, language)
             return
     await answering.on_text(update, context)
+
+
+async def _still_pending(
+    context: BotContext, message: Message, reviewer_id: int, language: str
+) -> None:
+    """After a reason taken here: another prompt still open here is asked again, so that the
+    reviewer's next text is knowingly its reason."""
+    store, wording = context.services.store, context.services.wording
+    pending = await store.pending_reason(reviewer_id, chat_id=message.chat.id)
+    if pending is None:
+        return
+    submission = await store.submission(pending[2])
+    text = wording.text(
+        language,
+        "reason_prompt_private",
+        vote=wording.text(language, f"vote_{pending[3].value}"),
+        referral=submission.public_id,
+    )
+    await message.reply_text(str(text), parse_mode=ParseMode.HTML)
 
 
 async def _take(
@@ -168,22 +198,22 @@ async def _take(
     reviewer_id: int,
     vote: Vote,
     language: str,
-) -> None:
-    """Record the vote with the text as its reason, or say why not."""
+) -> bool:
+    """Record the vote with the text as its reason (True), or say why not."""
     services = context.services
     wording = services.wording
     reason = " ".join((message.text or "").split())[:500]
     if not reason:
         await message.reply_text(str(wording.text(language, "reason_empty")))
-        return
+        return False
     submission = await services.store.submission(submission_id)
     if submission.decision is not None:
         await message.reply_text(str(wording.text(language, "vote_decided")))
-        return
+        return False
     if not await record_vote(context, submission, reviewer_id, vote, reason):
         # The role was removed, or the version resubmitted, since the prompt: say so once.
         await message.reply_text(str(wording.text(language, "vote_lapsed")))
-        return
+        return False
     if message.chat.type == message.chat.PRIVATE:  # in the group, the tally shows it
         text = wording.text(
             language,
@@ -192,3 +222,4 @@ async def _take(
             referral=submission.public_id,
         )
         await message.reply_text(str(text), parse_mode=ParseMode.HTML)
+    return True

@@ -171,6 +171,11 @@ class StoreBase:
         """Note the update the current handler works on (see `_update`)."""
         self._update.set((update_id, fingerprint))
 
+    def handling_none(self) -> None:
+        """Work started from a handler but not its own (a task it created copies its context):
+        its writes must not mark the handler's update as handled."""
+        self._update.set(None)
+
     async def was_handled(self, update_id: int, fingerprint: str) -> bool:
         """Whether this very update (same id, same content) had effects committed before."""
         row = await self._one(

@@ -278,16 +278,34 @@ class MdtMixin(ReferralsMixin, OutboxMixin):
         )
         return (int(row[0]), int(row[1]), Vote(row[2])) if row else None
 
-    async def pending_reason(self, reviewer_id: int) -> tuple[int, int, int, Vote] | None:
-        """The reviewer's latest unanswered reason prompt on an undecided case, as (chat id,
-        message id, submission id, vote). This is a read-only operation."""
+    async def pending_reason(
+        self,
+        reviewer_id: int,
+        *,
+        chat_id: int | None = None,
+        submission_id: int | None = None,
+    ) -> tuple[int, int, int, Vote] | None:
+        """The reviewer's latest unanswered reason prompt on an undecided case — asked in
+        `chat_id`, on `submission_id`, when given — as (chat id, message id, submission id,
+        vote). This is a read-only operation."""
         row = await self._one(
             "SELECT p.chat_id, p.message_id, p.submission_id, p.vote FROM reason_prompts p"
             " JOIN submissions s ON s.id = p.submission_id"
-            " WHERE p.reviewer_id = ? AND s.decision IS NULL ORDER BY p.rowid DESC LIMIT 1",
-            (reviewer_id,),
+            " WHERE p.reviewer_id = ? AND s.decision IS NULL"
+            " AND (? IS NULL OR p.chat_id = ?) AND (? IS NULL OR p.submission_id = ?)"
+            " ORDER BY p.rowid DESC LIMIT 1",
+            (reviewer_id, chat_id, chat_id, submission_id, submission_id),
         )
         return (int(row[0]), int(row[1]), int(row[2]), Vote(row[3])) if row else None
+
+    async def submission_posted_at(self, chat_id: int, message_id: int) -> int | None:
+        """The submission whose summary is that message, if any. This is a read-only
+        operation."""
+        row = await self._one(
+            "SELECT id FROM submissions WHERE mdt_chat_id = ? AND mdt_message_id = ?",
+            (chat_id, message_id),
+        )
+        return int(row[0]) if row else None
 
     async def reopen(self, referral: ReferralRow, *, actor: str) -> ReferralRow:
         """After "need more information": the referral becomes a draft again, as a new version."""
