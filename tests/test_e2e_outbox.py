@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ import pytest
 from aiohttp import web
 
 from natars_bot.bot import delivery
+from natars_bot.bot.callbacks import Vote, encode
+from natars_bot.dialogue.engine import DialogueState
 from natars_bot.sandbox.local_api import ApiError, LocalBotApi
-from natars_bot.store import Store
+from natars_bot.store import Outgoing, Store
 
 from .harness import MDT_CHAT, TOKEN, BotUnderTest
 from .test_e2e_mdt import APPROVE, _team, complete_and_submit, settled
@@ -215,3 +218,46 @@ async def test_a_row_that_keeps_failing_is_capped_and_the_rest_flow(
         await store.close()
     # the second summary, its buttons added by an edit, the admin's alert
     assert counts == {"failed": 1, "sent": 3}
+
+
+async def test_a_long_summarys_parts_go_out_in_order_when_the_first_backs_off(
+    bot: BotUnderTest,
+) -> None:
+    """A summary in two parts (the second with the buttons); the first part's post gets a
+    502: the second waits for it instead of going out alone (which would leave the first
+    superseded, the MDT reading half a case)."""
+    gateway = [ApiError(502, "Bad Gateway")]
+
+    def first_part_fails_once(method: str, params: dict[str, Any]) -> None:
+        if method == "sendMessage" and "PART ONE" in str(params.get("text")) and gateway:
+            raise gateway.pop()
+
+    bot.server.faults.append(first_part_fails_once)
+    store = await Store.open(bot.database)
+    try:
+        await store.add_user(1001, "surgeon", site="A", name=None, actor="test")
+        draft = await store.start_referral(1001, "A")
+        draft = await store.save_state(
+            draft, DialogueState(answers={"histology": "UPS"}), actor="t", action="a", detail={}
+        )
+
+        def compose(submission_id: int) -> list[Outgoing]:
+            button = {"text": "✅ Approve", "callback_data": encode(Vote(submission_id, "a"))}
+            return [
+                Outgoing(kind="message", text="NATARS referral NAT-2026-0001 PART ONE"),
+                Outgoing(kind="summary", text="PART TWO", markup={"inline_keyboard": [[button]]}),
+            ]
+
+        await store.submit(
+            draft, verdict="needs_review", failed=(), unknown=(), protocol="v1",
+            remind_at=datetime(2030, 1, 1, tzinfo=UTC), compose=compose, actor="t",
+        )  # fmt: skip
+    finally:
+        await store.close()
+
+    def parts() -> list[str]:
+        return [m["text"] for m in bot.server.bot_messages(MDT_CHAT) if "PART" in m["text"]]
+
+    await settled(bot, lambda: len(parts()) == 2)
+    assert gateway == []
+    assert parts() == ["NATARS referral NAT-2026-0001 PART ONE", "PART TWO"]

@@ -101,6 +101,11 @@ async def _deliver(context: ContextTypes.DEFAULT_TYPE, services: Services, row: 
         log.warning("NATARS_MDT_CHAT_ID is not set: MDT message %d waits", row.id)
         await store.outbox_retry(row, MAX_BACKOFF, "NATARS_MDT_CHAT_ID is not set", count=False)
         return True
+    if _summary_post(row) and await store.earlier_part_pending(row):
+        # A long summary's parts in order: its leading part backed off (a 502, say), so the
+        # part with the buttons waits for it rather than going first alone.
+        await store.outbox_retry(row, 1.0, "an earlier part is not posted yet", count=False)
+        return True
     summary = await store.summary_message(row.submission_id) if row.submission_id else None
     if summary is not None and _summary_post(row):
         # A re-post whose first copy turned up meanwhile (a press under it told us its id).

@@ -67,6 +67,18 @@ class OutboxMixin(StoreBase):
                 ),
             )
 
+    async def earlier_part_pending(self, row: OutboxRow) -> bool:
+        """Whether a part of the same post queued before `row` (a long summary's leading part)
+        is still waiting: the parts go out in order. This is a read-only operation."""
+        if row.submission_id is None:
+            return False
+        found = await self._one(
+            "SELECT 1 FROM outbox WHERE submission_id = ? AND id < ? AND status = 'pending'"
+            " AND kind IN ('message', 'summary') AND chat_id IS NULL AND reply_to_summary = 0",
+            (row.submission_id, row.id),
+        )
+        return found is not None
+
     async def due_outbox(self, limit: int = 50) -> list[OutboxRow]:
         """Pending messages whose time has come, oldest first. This is a read-only operation."""
         rows = await self._all(
