@@ -22,15 +22,13 @@ benchmark's people.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
 import time
 from typing import Any
 
 from aiohttp import web
 
-from natars_bot.sandbox.driver import DrivenServer
+from natars_bot.sandbox.driver import DrivenServer, run_server
 
 __all__ = ["ScreenServer", "is_screen", "main"]
 
@@ -107,23 +105,7 @@ class ScreenServer(DrivenServer):
 
 def main() -> None:
     """Serve until killed (the sandbox driver's arguments)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--group", type=int, action="append", default=[], help="a group chat id")
-    parser.add_argument(
-        "--reply-timeout", type=float, default=30.0, help="seconds to wait for the bot"
-    )
-    parser.add_argument(
-        "--latency-ms", type=float, default=0.0, help="added to every Bot API call but getUpdates"
-    )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="driver: %(levelname)s %(message)s")
-    server = ScreenServer(args.token, args.reply_timeout)
-    server.api.latency_seconds = args.latency_ms / 1000
-    for chat_id in args.group:
-        server.api.group(chat_id, f"group {chat_id}")
-    asyncio.run(server.serve(args.port))
+    run_server(ScreenServer, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -165,9 +165,10 @@ class DrivenServer:
         await asyncio.Event().wait()
 
 
-def main() -> None:
-    """Serve until killed."""
-    parser = argparse.ArgumentParser(description="local Bot API server with a load driver")
+def run_server(server_class: type[DrivenServer], description: str) -> None:
+    """Parse the driver's arguments and serve `server_class` until killed (shared by this
+    driver and the load benchmark's, benchmarks/server.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--group", type=int, action="append", default=[], help="a group chat id")
@@ -179,11 +180,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="driver: %(levelname)s %(message)s")
-    server = DrivenServer(args.token, args.reply_timeout)
+    server = server_class(args.token, args.reply_timeout)
     server.api.latency_seconds = args.latency_ms / 1000
     for chat_id in args.group:
         server.api.group(chat_id, f"group {chat_id}")
     asyncio.run(server.serve(args.port))
+
+
+def main() -> None:
+    """Serve until killed."""
+    run_server(DrivenServer, "local Bot API server with a load driver")
 
 
 if __name__ == "__main__":
