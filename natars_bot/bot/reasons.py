@@ -27,6 +27,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 from natars_bot.bot import answering
 from natars_bot.bot.services import BotContext
 from natars_bot.bot.votes import record_vote
+from natars_bot.dialogue.wording import Wording
 from natars_bot.mdt.rules import Vote
 from natars_bot.store import SubmissionRow
 
@@ -49,14 +50,9 @@ async def ask_reason(
     services = context.services
     wording = services.wording
     language = context.person.language
-    text = wording.text(
-        language,
-        "reason_prompt_private",
-        vote=wording.text(language, f"vote_{vote.value}"),
-        referral=submission.public_id,
-    )
+    text = _private_prompt(wording, language, vote, submission.public_id)
     try:
-        prompt = await _send(context, reviewer_id, str(text), None)
+        prompt = await _send(context, reviewer_id, text, None)
     except (Forbidden, BadRequest) as exc:  # no private chat with the bot (yet)
         log.info("reason prompt in the group: no private chat with %s (%s)", reviewer_id, exc)
     else:
@@ -84,6 +80,12 @@ async def ask_reason(
         chat_id, prompt.message_id, submission.id, reviewer_id, vote
     )
     return False
+
+
+def _private_prompt(wording: Wording, language: str, vote: Vote, referral: str) -> str:
+    """ "Reply here with your reason for … on NAT-…", in the reviewer's language."""
+    label = wording.text(language, f"vote_{vote.value}")
+    return str(wording.text(language, "reason_prompt_private", vote=label, referral=referral))
 
 
 async def _send(context: BotContext, chat_id: int, text: str, reply_to: int | None) -> Message:
@@ -182,13 +184,8 @@ async def _still_pending(
     if pending is None:
         return
     submission = await store.submission(pending[2])
-    text = wording.text(
-        language,
-        "reason_prompt_private",
-        vote=wording.text(language, f"vote_{pending[3].value}"),
-        referral=submission.public_id,
-    )
-    await message.reply_text(str(text), parse_mode=ParseMode.HTML)
+    text = _private_prompt(wording, language, pending[3], submission.public_id)
+    await message.reply_text(text, parse_mode=ParseMode.HTML)
 
 
 async def _take(
