@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 
 from natars_bot.bot.app import MAX_CONCURRENT_UPDATES
+from natars_bot.bot.connections import bot_api_request
 from natars_bot.bot.updates import PerChatUpdateProcessor
 
 BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("OK", callback_data="ok")]])
@@ -44,16 +45,22 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.edit_message_text(f"pressed {query.id}", reply_markup=BUTTON)
 
 
-def floor_application() -> Application:  # type: ignore[type-arg]
+def floor_application(*, natars_pool: bool = False) -> Application:  # type: ignore[type-arg]
     """A bare Application polling the server in the environment, with natars-bot's concurrency
-    (chats at once, each chat in order); the benchmark's floors add their handlers."""
-    return (
+    (chats at once, each chat in order); the benchmark's floors add their handlers.
+
+    Its Bot API calls go through python-telegram-bot's own HTTPXRequest, unless `natars_pool`
+    (or FLOOR_POOL=natars in the environment, for a comparison): natars-bot's request with its
+    connection pool (natars_bot/bot/connections.py)."""
+    builder = (
         ApplicationBuilder()
         .token(os.environ["NATARS_TELEGRAM_TOKEN"])
         .base_url(os.environ["NATARS_BOT_API_URL"])
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .build()
     )
+    if natars_pool or os.environ.get("FLOOR_POOL") == "natars":
+        builder = builder.request(bot_api_request(read_timeout=5.0, write_timeout=5.0))
+    return builder.build()
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ summary) and it makes more calls (the old question's keyboard taken away when an
 typed; per referral a "submitted" notice and the MDT summary; per decision a notice to the
 surgeon). This bot makes the same calls with natars-bot's own messages, recorded from a replay
 of natars-bot (`record_screens`), and does nothing else: no dialogue engine, no store, no
-templates, no outbox. In the load benchmark, then,
+templates, no outbox; its calls go through natars-bot's own HTTP stack (bot/connections.py).
+In the load benchmark, then,
 
 - natars-bot / mimic is what natars-bot's own processing costs;
 - mimic / echo is what the Telegram traffic of its user interface costs python-telegram-bot.
@@ -194,7 +195,8 @@ def record_screens(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[di
 
 def main() -> None:
     """Poll until killed."""
-    application = floor_application()
+    # natars-bot's Bot API calls through natars-bot's HTTP stack: what differs is its work.
+    application = floor_application(natars_pool=True)
     build(
         application,
         json.loads(Path(os.environ["MIMIC_SCREENS"]).read_text()),

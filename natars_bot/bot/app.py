@@ -26,6 +26,7 @@ from natars_bot import health
 from natars_bot.bot import answering, commands, coordinators, mdt, presses, reasons
 from natars_bot.bot.backups import schedule_backups
 from natars_bot.bot.callbacks import CasesPage, Language, Reopen, ScreenPress, Vote, decode
+from natars_bot.bot.connections import bot_api_request
 from natars_bot.bot.delivery import reconcile_interrupted
 from natars_bot.bot.failures import on_error
 from natars_bot.bot.jobs import schedule
@@ -67,8 +68,14 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         # Different chats at once, each chat's updates in order (updates.py says why).
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .read_timeout(settings.request_timeout_seconds)
-        .write_timeout(settings.request_timeout_seconds)
+        # Bot API calls (not getUpdates, one at a time) on a pool that stays cheap with
+        # ~100 calls in flight under Telegram's latency (connections.py says why).
+        .request(
+            bot_api_request(
+                read_timeout=settings.request_timeout_seconds,
+                write_timeout=settings.request_timeout_seconds,
+            )
+        )
         .post_init(start_up)
         .post_shutdown(shut_down)
     )

@@ -16,8 +16,8 @@ post_shutdown call. It observes the bot three ways:
   exceptions (`retry_after`, `chat_migrated`, `bad_request`, `forbidden`, `invalid_token`,
   `conflict`, `server_error`, `timed_out`, `network`). The wrapper is put in place by
   assigning the bot's `_request` pair: ptb has no public way to wrap the requests of a bot
-  that `ApplicationBuilder` has built (its `.request()` would replace ours, and it refuses to
-  be combined with the `.read_timeout()` that `build_application` sets). ptb lets protected
+  that `ApplicationBuilder` has built (its `.request()` slot holds the request that
+  `build_application` makes, `bot/connections.py`, and can be set only once). ptb lets protected
   attributes be set on a frozen bot; tests/test_health.py fails if ptb stops using them.
 - **the database**: each request to the server reads it in a worker thread
   (`asyncio.to_thread`) with a connection of its own, opened read-only, so the bot's store
