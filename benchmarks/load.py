@@ -1,7 +1,8 @@
 """Load benchmark: natars-bot's own cost per update, beside a bare python-telegram-bot bot.
 
     python -m benchmarks.load [--surgeons 50] [--rounds 2] [--stored 0] [--open-only 0]
-                              [--reply-timeout 120] [--latency-ms 0] [--json load.json]
+                              [--reply-timeout 120] [--latency-ms 0] [--think-ms 0]
+                              [--json load.json]
 
 The local Bot API server runs in its own process
 (benchmarks.server: natars_bot.sandbox.driver, a press timed to the screen it brings); each
@@ -26,6 +27,10 @@ dialogues).
 `--latency-ms N` makes the server take N ms for every call but getUpdates, as Telegram does
 (tens to hundreds of ms): the latency a surgeon sees then shows whether the bot handles chats
 concurrently. The floors handle updates with natars-bot's own concurrency (per chat, in order).
+`--think-ms N` gives each surgeon N to 2N ms to read a screen before answering it (the product
+refuses a press within a second of its screen anyway): the latency as surgeons at work see it.
+At 0 they answer the moment a screen arrives, so the bot's CPU is the limit and latency is the
+number of surgeons over the throughput (Little's law): that run measures throughput.
 Targets (issues #7 and #15) are printed beside the figures, never asserted.
 """
 
@@ -65,6 +70,7 @@ from benchmarks.users import (
 )
 
 REPLY_TIMEOUT = 120.0  # set from --reply-timeout
+THINK_SECONDS = 0.0  # set from --think-ms
 BOTS = ("natars", "mimic", "echo")  # natars-bot, its traffic without it, the bare floor
 
 
@@ -83,6 +89,7 @@ async def drive(
         timeout=aiohttp.ClientTimeout(total=REPLY_TIMEOUT + 30)
     ) as session:
         driver = Driver(session, port, run)
+        driver.think = THINK_SECONDS
         warm = {"id": 10_000, "is_bot": False, "first_name": "warm-up"}
         for _ in range(60):  # until the bot polls
             if await driver.say(warm, "/help"):
@@ -247,9 +254,18 @@ def main() -> None:
         default=0.0,
         help="Telegram's round trip, added by the server to every call but getUpdates",
     )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="a surgeon reads each screen this long (to twice that) before answering;"
+        " 0: at once, which saturates the bot (its throughput); the product itself refuses"
+        " a press within NATARS_READ_DELAY_SECONDS (1 s) of its screen",
+    )
     args = parser.parse_args()
-    global REPLY_TIMEOUT  # noqa: PLW0603 - one setting read by the driver's HTTP client
+    global REPLY_TIMEOUT, THINK_SECONDS  # noqa: PLW0603 - settings read by the driver
     REPLY_TIMEOUT = args.reply_timeout
+    THINK_SECONDS = args.think_ms / 1000
     port = free_port()
     server = subprocess.Popen(
         [

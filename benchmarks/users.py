@@ -141,6 +141,15 @@ class Driver:
     def __init__(self, session: aiohttp.ClientSession, port: int, run: Run) -> None:
         self.http, self.base, self.run = session, f"http://127.0.0.1:{port + 1}/driver", run
         self.phase = "refer"  # whose latencies the next replies are ("refer" or "vote")
+        # A surgeon's time to read a screen before answering it, drawn between `think` and
+        # twice that (0: answer the moment it arrives, which saturates the bot).
+        self.think = 0.0
+        self._think_rng = random.Random(11)
+
+    async def _read(self) -> None:
+        """A surgeon reading the screen before answering (the reviewers press at once)."""
+        if self.think and self.phase == "refer":
+            await asyncio.sleep(self._think_rng.uniform(self.think, 2 * self.think))
 
     async def _post(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -160,12 +169,14 @@ class Driver:
     async def say(
         self, user: dict[str, Any], text: str, chat_id: int | None = None
     ) -> list[dict[str, Any]]:
+        await self._read()
         self.run.says += 1
         return await self._post("say", {"user": user, "text": text, "chat_id": chat_id})
 
     async def press(
         self, user: dict[str, Any], chat_id: int, message: dict[str, Any], data: str
     ) -> list[dict[str, Any]]:
+        await self._read()
         self.run.presses += 1
         return await self._post(
             "press",
