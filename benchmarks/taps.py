@@ -12,8 +12,9 @@ is counted; nothing is counted by hand. From /new (not counted) to "Submit to MD
   groups taken apart and the note asked in order ("Nothing to add" when there is none), then
   "See the verdict ➜" and "Submit to MDT" on the verdict;
 - after: the shipped flow — the exclusion checklist (tick the yeses, then "None of the others
-  applies"), rows screens (a tap per row and one to confirm), the note typed on the review only
-  when there is one, and "Submit to MDT" on the review itself.
+  applies"), rows screens (their shortcut, one tap, when the referral's answers are its usual
+  result; else a tap per row and one to confirm), the note typed on the review only when there
+  is one, and "Submit to MDT" on the review itself.
 
 `walk` is also the tests' way through the engine (tests/test_dialogue.py, test_properties.py).
 """
@@ -35,8 +36,15 @@ from natars_bot.dialogue.engine import (
     on_screen,
     with_verdict,
 )
-from natars_bot.dialogue.flow import Flow, Question, default_flow
-from natars_bot.dialogue.groups import Confirmed, confirm, ticked, toggle
+from natars_bot.dialogue.flow import Flow, Group, Question, default_flow
+from natars_bot.dialogue.groups import (
+    Confirmed,
+    confirm,
+    shortcut_offered,
+    ticked,
+    toggle,
+    use_shortcut,
+)
 from tests.helpers import ELIGIBLE  # the tests' examples: the benchmark counts the same ones
 
 __all__ = ["Walk", "before_flow", "count", "main", "walk"]
@@ -79,15 +87,18 @@ def walk(
     answers: Mapping[str, Any],
     state: DialogueState | None = None,
     limit: int = 200,
+    shortcuts: bool = True,
 ) -> Walk:
     """Answer until the review (or an excluding answer's screen): `answers` by field (None:
     "not known yet"); a question without one gets "not known yet" where allowed, else its
     first button; on the review, the note when `answers` has one. A checklist gets its yeses
     ticked, then "None of the others applies" — or
     "Some not known yet" when an item has no answer or an unknown one, and those one by
-    one."""
+    one. A rows screen gets its shortcut when `answers` are its usual result (unless
+    `shortcuts` is False), else a tap per row and its confirmation."""
     state = state or DialogueState()
-    inputs, asked, states = 0, [], [state]
+    inputs, states = 0, [state]
+    asked: list[str] = []
 
     def step(result: object) -> None:
         nonlocal state, inputs
@@ -102,15 +113,11 @@ def walk(
             break
         group = on_screen(flow, state)
         if group is not None and group.kind == "checklist":
-            items = members(flow, state, group)
-            wanted = next(
-                (q for q in items if answers.get(q.field) is True and not ticked(state, q)), None
-            )
-            if wanted is not None:
-                step(toggle(flow, state, wanted.field))
-                continue
-            rest_no = all(answers.get(q.field) is not None for q in items if not ticked(state, q))
-            step(confirm(flow, state, rest_no=rest_no))
+            step(_checklist_input(flow, state, group, answers))
+            continue
+        if group is not None and shortcuts and _usual(flow, state, group, answers):
+            asked.extend(q.field for q in members(flow, state, group))
+            step(use_shortcut(flow, state))
             continue
         if group is not None:
             rows = [q for q in members(flow, state, group) if q.field not in state.answers]
@@ -139,13 +146,42 @@ def walk(
     return Walk(state, inputs, tuple(asked), tuple(states))
 
 
-def count(flow: Flow, answers: Mapping[str, Any], before: bool = False) -> int:
-    """Inputs from /new to "Submit to MDT" for one referral (see the module's docstring)."""
+def _checklist_input(
+    flow: Flow, state: DialogueState, group: Group, answers: Mapping[str, Any]
+) -> object:
+    """The next input on the checklist: tick the next yes, else "None of the others applies"
+    (or "Some not known yet" when an unticked item has no answer or an unknown one)."""
+    items = members(flow, state, group)
+    wanted = next((q for q in items if answers.get(q.field) is True and not ticked(state, q)), None)
+    if wanted is not None:
+        return toggle(flow, state, wanted.field)
+    rest_no = all(answers.get(q.field) is not None for q in items if not ticked(state, q))
+    return confirm(flow, state, rest_no=rest_no)
+
+
+def _usual(flow: Flow, state: DialogueState, group: Group, answers: Mapping[str, Any]) -> bool:
+    """Whether the rows screen on show offers its shortcut and `answers` are what it records."""
+    if group.shortcut is None or not shortcut_offered(flow, state, group):
+        return False
+    usual = group.shortcut.answers
+    return all(
+        q.field in answers
+        and answers[q.field] == usual[q.field]
+        and type(answers[q.field]) is type(usual[q.field])
+        for q in members(flow, state, group)
+    )
+
+
+def count(
+    flow: Flow, answers: Mapping[str, Any], before: bool = False, shortcuts: bool = True
+) -> int:
+    """Inputs from /new to "Submit to MDT" for one referral (see the module's docstring;
+    `shortcuts` False: the rows screens answered row by row, as without their shortcuts)."""
     if before:
         old = before_flow(flow)
         done = walk(old, {"note": None, **answers})
         return done.inputs + 2  # "See the verdict ➜", then "Submit to MDT"
-    return walk(flow, answers).inputs + 1  # "Submit to MDT", on the review
+    return walk(flow, answers, shortcuts=shortcuts).inputs + 1  # "Submit to MDT", on the review
 
 
 def examples() -> dict[str, dict[str, Any]]:

@@ -38,10 +38,12 @@ class InputError(NatarsError):
 class FlowError(NatarsError):
     """A dialogue definition is malformed; the message names the file and the entry."""
 
-    def __init__(self, source: str, entry: str | None, message: str) -> None:
+    def __init__(
+        self, source: str, entry: str | None, message: str, kind: str = "question"
+    ) -> None:
         self.source = source
         self.entry = entry
-        where = f"{source}: question {entry}" if entry else source
+        where = f"{source}: {kind} {entry}" if entry else source
         super().__init__(f"{where}: {message}")
 
 

@@ -290,3 +290,78 @@ async def test_rows_answered_in_quick_succession_count_but_a_double_tap_does_not
     await surgeon.presses("Not amplified", {**surgeon.last(), ROW_KEY: "fish_mdm2"})
     await surgeon.presses("Amplified", {**surgeon.last(), ROW_KEY: "fish_mdm2"})
     assert any("read the question" in a for a in surgeon.alerts())
+
+
+PATHOLOGY_SHORTCUT = "✓ MDM2, CDK4 positive · FISH amplified"
+MDT_SHORTCUT = "✓ Both yes: R0/R1 resectable, fit"
+
+
+async def _audit(bot: BotUnderTest, surgeon_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The audit rows of the surgeon's latest referral: (action, detail)."""
+    store = await Store.open(bot.database)
+    try:
+        referral = (await store.referrals_of(surgeon_id))[0]
+        rows = await store.audit_rows(referral.public_id)
+    finally:
+        await store.close()
+    return [(row.action, row.detail) for row in rows]
+
+
+async def test_the_shortcuts_give_the_rows_referral_and_audit(bot: BotUnderTest) -> None:
+    """A DDLPS with the usual IHC/FISH and MDT results: each rows screen's shortcut is one tap
+    for the rows and their confirmation — the same stored answers and verdict as the rows
+    pressed one by one, an "answer" audit row per row then the confirmation, and the screen
+    left in the chat with its answers and no buttons."""
+    for surgeon_id in (1001, 1002):
+        await bot.register(surgeon_id)
+    await _submit(bot.person(1001), DDLPS)
+    surgeon = bot.person(1002)
+    await surgeon.says("/new")
+    rows = await answer_until(surgeon, DDLPS, "ihc_mdm2")
+    assert surgeon.buttons(rows)[0] == PATHOLOGY_SHORTCUT
+    after = await surgeon.presses(PATHOLOGY_SHORTCUT, rows)
+    assert after["message_id"] != rows["message_id"]  # the next question, below the record
+    record = bot.server.chats[1002].messages[rows["message_id"]]
+    assert not record.get("reply_markup")
+    for line in ("MDM2 (IHC): <b>Positive</b>", "CDK4 (IHC): <b>Positive</b>"):
+        assert line in record["html"], record["html"]
+    assert "MDM2 (FISH): <b>Amplified</b>" in record["html"]
+    mdt = await answer_until(surgeon, DDLPS, "r0_r1_resectable")
+    assert surgeon.buttons(mdt)[0] == MDT_SHORTCUT
+    await surgeon.presses(MDT_SHORTCUT, mdt)
+    await _submit_rest(surgeon, DDLPS)
+    assert await _stored(bot, 1002) == await _stored(bot, 1001)
+    assert (await _stored(bot, 1002))[1] == "eligible"
+    audit = await _audit(bot, 1002)
+    start = audit.index(("answer", {"field": "ihc_mdm2", "value": "positive"}))
+    assert audit[start : start + 4] == [
+        ("answer", {"field": "ihc_mdm2", "value": "positive"}),
+        ("answer", {"field": "ihc_cdk4", "value": "positive"}),
+        ("answer", {"field": "fish_mdm2", "value": "amplified"}),
+        ("group_confirmed", {"group": "pathology_tests", "shortcut": True}),
+    ]
+    assert ("group_confirmed", {"group": "mdt_assessment", "shortcut": True}) in audit
+
+
+async def test_back_undoes_a_shortcut_and_an_old_copy_cannot_press_it(bot: BotUnderTest) -> None:
+    """One Back after the MDT's shortcut names both answers it recorded and shows the rows
+    screen again with its shortcut; once a row is chosen the shortcut is gone, and pressed
+    from the copy of the screen before (a double tap, an old copy) it records nothing."""
+    await bot.register(1001)
+    surgeon = bot.person(1001)
+    await surgeon.says("/new")
+    mdt = await answer_until(surgeon, DDLPS, "r0_r1_resectable")
+    after = await surgeon.presses(MDT_SHORTCUT, mdt)
+    undone = await surgeon.presses("⬅ Back", after)
+    assert "↩ Undid: R0/R1 resectable: Yes, " in undone["text"], undone["text"]
+    assert screen_kind(undone) == "rows" and surgeon.buttons(undone)[0] == MDT_SHORTCUT
+    answers, _ = await _stored(bot, 1001)
+    assert "r0_r1_resectable" not in answers and "fit_for_chemo_and_surgery" not in answers
+    old = copy.deepcopy(undone)
+    chosen = await surgeon.presses("No", {**undone, ROW_KEY: "r0_r1_resectable"})
+    assert MDT_SHORTCUT not in surgeon.buttons(chosen)
+    await bot.handled(await bot.server.user_presses(surgeon.user, old, MDT_SHORTCUT))
+    answers, _ = await _stored(bot, 1001)
+    assert answers["r0_r1_resectable"] == "no"
+    assert "fit_for_chemo_and_surgery" not in answers
+    assert any("no longer current" in a or "Already answered" in a for a in surgeon.alerts())

@@ -243,3 +243,52 @@ def test_every_prompt_and_help_is_telegram_html() -> None:
             check_html(question.prompt[language])
             if question.help is not None:
                 check_html(question.help[language])
+
+
+def _shortcut(data: dict[str, Any]) -> dict[str, Any]:
+    """The IHC/FISH screen's shortcut in `data`, to change in place."""
+    group = next(g for g in data["groups"] if g["name"] == "pathology_tests")
+    shortcut: dict[str, Any] = group["shortcut"]
+    return shortcut
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: _shortcut(d)["answers"].update(fish_mdm2="amplifed"),
+            "'amplifed' is not a button of 'fish_mdm2'",
+        ),
+        (lambda d: _shortcut(d)["answers"].pop("ihc_cdk4"), "no answer for the row 'ihc_cdk4'"),
+        (lambda d: _shortcut(d)["answers"].update(grade=3), "'grade' is not a row of this screen"),
+        (lambda d: _shortcut(d)["label"].pop("zh"), "label has no 'zh' translation"),
+        # The label must say what it records, and nothing else of a row's answers.
+        (
+            lambda d: _shortcut(d)["label"].update(en="MDM2, CDK4 positive"),
+            "the 'en' label does not say 'Amplified'",
+        ),
+        (
+            lambda d: _shortcut(d)["label"].update(
+                en="MDM2, CDK4 positive · FISH amplified (not amplified if equivocal)"
+            ),
+            "the 'en' label says 'Not amplified', but it records 'Amplified'",
+        ),
+    ],
+)
+def test_a_broken_shortcut_names_its_group(change: Any, message: str) -> None:
+    """A rows screen's shortcut is checked at start-up: an answer for every row, each one of
+    its buttons, a label in every language naming each answer it records and no other."""
+    with pytest.raises(FlowError) as raised:
+        parse_flow(_changed(change), source="triage.yaml")
+    text = str(raised.value)
+    assert text.startswith("triage.yaml: group pathology_tests: shortcut: "), text
+    assert message in text, text
+
+
+def test_only_a_rows_screen_has_a_shortcut() -> None:
+    """A checklist has its own "None of the others applies": a shortcut on one is refused."""
+    data = copy.deepcopy(RAW)
+    checklist = next(g for g in data["groups"] if g["kind"] == "checklist")
+    checklist["shortcut"] = {"label": {"en": "x", "zh": "x"}, "answers": {"prior_resection": False}}
+    with pytest.raises(FlowError, match="only a rows screen has one"):
+        parse_flow(data, source="triage.yaml")

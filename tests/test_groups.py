@@ -3,8 +3,11 @@ them, and a percentage that only goes forward."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,10 +26,19 @@ from natars_bot.dialogue.engine import (
     to_referral,
     undone_fields,
 )
-from natars_bot.dialogue.flow import Group, default_flow
-from natars_bot.dialogue.groups import Confirmed, Unticked, confirm, ticked, toggle
+from natars_bot.dialogue.flow import Group, default_flow, parse_flow
+from natars_bot.dialogue.groups import (
+    Confirmed,
+    Unticked,
+    confirm,
+    shortcut_offered,
+    ticked,
+    toggle,
+    use_shortcut,
+)
 from natars_bot.dialogue.progress import measure
 from natars_bot.protocol.eligibility import evaluate
+from natars_bot.resources import resource_dir
 
 FLOW = default_flow()
 ONE_BY_ONE = before_flow(FLOW)
@@ -181,11 +193,129 @@ def test_a_rows_screen_takes_each_row_then_its_confirmation() -> None:
     assert (state.answers["ihc_cdk4"], state.answers["fish_mdm2"]) == ("equivocal", "amplified")
 
 
+def _rows_then_confirm(flow: Any, state: DialogueState, values: dict[str, Any]) -> Any:
+    """The rows screen on show answered row by row with `values`' buttons, then confirmed."""
+    group = on_screen(flow, state)
+    assert group is not None
+    for question in members(flow, state, group):
+        choice = next(
+            n
+            for n, c in enumerate(question.choices)
+            if c.value == values[question.field] and type(c.value) is type(values[question.field])
+        )
+        result = answer(flow, state, choice=choice, field=question.field)
+        assert isinstance(result, Accepted), result
+        state = result.state
+    done = confirm(flow, state)
+    assert isinstance(done, Confirmed)
+    return done.state
+
+
+@pytest.mark.parametrize("name", ["pathology_tests", "mdt_assessment"])
+def test_the_shortcut_records_what_the_rows_and_their_confirmation_would(name: str) -> None:
+    """On a rows screen with no row chosen, the shortcut is one new screen that records every
+    row's usual answer and confirms: the same answers, the same next question and the same
+    verdict as each row pressed and then "Confirm"."""
+    state = _at_group(name)
+    group = FLOW.group(name)
+    assert group.shortcut is not None and shortcut_offered(FLOW, state, group)
+    result = use_shortcut(FLOW, state)
+    assert isinstance(result, Confirmed) and result.group == group
+    assert result.values == dict(group.shortcut.answers)
+    assert set(result.values) == set(group.fields)
+    assert result.state.screen == state.screen + 1
+    rows = _rows_then_confirm(FLOW, state, dict(group.shortcut.answers))
+    assert result.state.answers == rows.answers
+    assert current(FLOW, result.state) == current(FLOW, rows)
+    assert on_screen(FLOW, result.state) == on_screen(FLOW, rows) != group
+    referral = to_referral(FLOW, result.state)
+    assert referral == to_referral(FLOW, rows)
+    assert evaluate(referral) == evaluate(to_referral(FLOW, rows))
+
+
+def test_the_shortcut_path_gives_every_example_the_rows_paths_referral() -> None:
+    """Each eligible example walked with the shortcuts and row by row: the same referral and
+    verdict, in fewer inputs (the DDLPS has two shortcuts, the others one)."""
+    for histology, answers in examples().items():
+        short, rows = walk(FLOW, answers), walk(FLOW, answers, shortcuts=False)
+        assert short.state.answers == rows.state.answers, histology
+        grouped = to_referral(FLOW, short.state, referral_id="T", site="X")
+        assert grouped == to_referral(FLOW, rows.state, referral_id="T", site="X")
+        assert evaluate(grouped).verdict.value == "eligible", histology
+        # A shortcut is one tap for a tap per row and the confirmation: the DDLPS's IHC/FISH
+        # screen (three rows) and the MDT's (two); the others have only the MDT's.
+        saved = {"DDLPS": (3 + 1 - 1) + (2 + 1 - 1)}.get(histology, 2 + 1 - 1)
+        assert rows.inputs - short.inputs == saved, histology
+
+
+def test_the_shortcut_only_while_no_row_is_chosen() -> None:
+    """Once a row is chosen the rows are the way on: no shortcut offered, and a shortcut
+    refused; nor on the checklist, nor on a question of its own."""
+    state = _at_group("pathology_tests")
+    group = FLOW.group("pathology_tests")
+    row = answer(FLOW, state, choice=0, field="fish_mdm2")
+    assert isinstance(row, Accepted)
+    assert not shortcut_offered(FLOW, row.state, group)
+    assert use_shortcut(FLOW, row.state) == Rejected("rows_started")
+    checklist = _at_group("exclusions")
+    assert use_shortcut(FLOW, checklist) == Rejected("use_buttons")
+    assert not shortcut_offered(FLOW, checklist, group)
+    # A question of its own on show (an answer awaiting "did you mean…"): nothing to shortcut.
+    unsure = answer(FLOW, DialogueState(), text="S")
+    assert unsure.state.view == "confirm"
+    assert use_shortcut(FLOW, unsure.state) == Rejected("decide_first")
+    assert not shortcut_offered(FLOW, unsure.state, group)
+
+
+def test_back_undoes_the_shortcut_in_one_step_and_offers_it_again() -> None:
+    """One Back forgets every answer the shortcut recorded (the step names them all): the
+    rows screen is on show again, no row chosen, the shortcut offered."""
+    state = _at_group("mdt_assessment")
+    group = FLOW.group("mdt_assessment")
+    result = use_shortcut(FLOW, state)
+    assert isinstance(result, Confirmed)
+    assert undone_fields(result.state) == group.fields
+    again = back(FLOW, result.state)
+    assert on_screen(FLOW, again) == group
+    assert not set(group.fields) & set(again.answers)
+    assert again.answers == state.answers
+    assert shortcut_offered(FLOW, again, group)
+
+
+def test_an_excluding_shortcut_fails_what_its_rows_would() -> None:
+    """A flow whose shortcut's answers exclude (negative IHC, no amplification): the same
+    criteria newly fail as after the rows answered one by one."""
+    raw = yaml.safe_load((resource_dir("conversations") / "triage.yaml").read_text("utf-8"))
+    group = next(g for g in raw["groups"] if g["name"] == "pathology_tests")
+    excluding = {"ihc_mdm2": "negative", "ihc_cdk4": "negative", "fish_mdm2": "not_amplified"}
+    group["shortcut"] = {
+        "label": {
+            "en": "MDM2 negative · CDK4 negative · FISH not amplified",
+            "zh": "MDM2阴性 · CDK4阴性 · FISH无扩增",
+        },
+        "answers": excluding,
+    }
+    flow = parse_flow(copy.deepcopy(raw), source="triage.yaml")
+    state = DialogueState()
+    while (on := on_screen(flow, state)) is None or on.name != "pathology_tests":
+        question = current(flow, state)
+        assert question is not None
+        state = walk(flow, {question.field: DDLPS.get(question.field)}, state, limit=1).state
+    before = evaluate(to_referral(flow, state))
+    result = use_shortcut(flow, state)
+    assert isinstance(result, Confirmed) and result.values == excluding
+    rows = _rows_then_confirm(flow, state, excluding)
+    short_fails = new_failures(before, evaluate(to_referral(flow, result.state)), result.state)
+    row_fails = new_failures(before, evaluate(to_referral(flow, rows)), rows)
+    assert short_fails and short_fails == row_fails
+
+
 def test_a_typical_eligible_ddlps_takes_fewer_inputs() -> None:
     """The benchmark's count: fewer than before for every example, and the DDLPS figure."""
     for histology, answers in examples().items():
         assert count(FLOW, answers) < count(FLOW, answers, before=True) - 8, histology
-    assert count(FLOW, DDLPS) == 22
+    assert count(FLOW, DDLPS) == 17
+    assert count(FLOW, DDLPS, shortcuts=False) == 22
     assert count(FLOW, DDLPS, before=True) == 33
 
 

@@ -1,6 +1,7 @@
 """What each of the surgeon's buttons does to the draft, once presses.py has found the press
-valid: answer, tick, confirm, open a section, go back, change an answer, stop, continue,
-discard. Each action saves the new state (with its audit row) and shows what follows.
+valid: answer, tick, confirm, a rows screen's shortcut, open a section, go back, change an
+answer, stop, continue, discard. Each action saves the new state (with its audit row) and
+shows what follows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from natars_bot.bot.callbacks import (
     Review,
     ScreenPress,
     Section,
+    Shortcut,
     Stop,
     Toggle,
     Verdict,
@@ -52,7 +54,7 @@ from natars_bot.dialogue.engine import (
     shown,
     undone_fields,
 )
-from natars_bot.dialogue.groups import Confirmed, Unticked, confirm, toggle
+from natars_bot.dialogue.groups import Confirmed, Unticked, confirm, toggle, use_shortcut
 from natars_bot.store import ReferralRow
 
 __all__ = ["ACTIONS", "Press"]
@@ -151,11 +153,34 @@ async def _done(press: Press) -> None:
     if not isinstance(result, Confirmed):
         await press.show(question_screen(services, language, press.referral))
         return
+    await _confirmed(press, result)
+
+
+async def _shortcut(press: Press) -> None:
+    """A rows screen's shortcut: every row its usual answer and the screen confirmed, in one
+    step — audited as the rows answered one by one (an "answer" row each) and confirmed, and
+    shown as a confirmation is (an exclusion one of them causes, the record in the chat)."""
+    assert isinstance(press.data, Shortcut)
+    services, language = press.services, press.language
+    result = use_shortcut(services.flow, press.state)
+    if not isinstance(result, Confirmed):
+        await press.show(question_screen(services, language, press.referral))
+        return
+    await _confirmed(press, result, shortcut=True)
+
+
+async def _confirmed(press: Press, result: Confirmed, shortcut: bool = False) -> None:
+    """Save a group's confirmation (or a rows screen's shortcut) and show what follows: an
+    exclusion it causes, else the next screen; the group's screen stays in the chat as the
+    record of what was answered."""
+    services, language = press.services, press.language
     before = assess(services, press.referral)
     after = assess(services, press.referral, result.state)
     state = result.state
     fresh = tuple(c for c in after.failed if c not in before.failed and c not in state.acknowledged)
-    if fresh:  # confirming records noes, which exclude no one today; a protocol might differ
+    # Confirming records noes, which exclude no one today (a protocol might differ); a
+    # shortcut's usual result excludes no one either, but any answer may: shown as at a row.
+    if fresh:
         state = state.model_copy(
             update={
                 "acknowledged": (*state.acknowledged, *fresh),
@@ -163,9 +188,18 @@ async def _done(press: Press) -> None:
                 "failing": fresh,
             }
         )
-    if result.values:
+    if shortcut:
+        audits: list[tuple[str, dict[str, object]]] = [
+            ("answer", {"field": field, "value": value}) for field, value in result.values.items()
+        ]
+        audits.append(("group_confirmed", {"group": result.group.name, "shortcut": True}))
+        (action, detail), *also = audits
+        referral = await services.store.save_state(
+            press.referral, state, actor=press.actor, action=action, detail=detail, also=also
+        )
+    elif result.values:
         referral = await press.save(state, "answer", fields=result.values, group=result.group.name)
-    elif press.data.rest_no:
+    elif isinstance(press.data, Done) and press.data.rest_no:
         referral = await press.save(state, "group_confirmed", group=result.group.name)
     else:
         referral = await press.save(state, "one_by_one", group=result.group.name)
@@ -228,12 +262,23 @@ async def _back(press: Press) -> None:
 def _undid(
     services: Services, language: str, state: DialogueState, fields: tuple[str, ...]
 ) -> Markup | None:
-    """ "↩ Undid: Grade: G3" — or, for a checklist's noes undone together, "none of …"."""
+    """ "↩ Undid: Grade: G3" — for a checklist's noes undone together, "none of …"; for a rows
+    screen's shortcut undone, each answer it recorded."""
     wording, flow = services.wording, services.flow
     if not fields:
         return None
+    separator = "、" if language == "zh" else ", "
+    group = flow.question(fields[0]).group
+    if len(fields) > 1 and group is not None and flow.group(group).kind == "rows":
+        # A rows screen's shortcut, undone: each answer it recorded.
+        colon = "：" if language == "zh" else ": "
+        items = separator.join(
+            f"{flow.question(f).label.get(language, f)}{colon}"
+            f"{answer_text(services, language, flow.question(f), state.answers.get(f))}"
+            for f in fields
+        )
+        return wording.text(language, "undid_rows", items=items)
     if len(fields) > 1:
-        separator = "、" if language == "zh" else ", "
         labels = separator.join(flow.question(f).label.get(language, f) for f in fields)
         return wording.text(language, "undid_none_of", items=labels)
     question = flow.question(fields[0])
@@ -332,5 +377,6 @@ ACTIONS: dict[type[ScreenPress], Callable[[Press], Awaitable[None]]] = {
     Discard: _discard,
     Toggle: _toggle,
     Done: _done,
+    Shortcut: _shortcut,
     Section: _section,
 }

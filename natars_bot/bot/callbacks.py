@@ -18,6 +18,8 @@ changes nothing. MDT votes carry the submission's id, which names one version of
     t:<referral>:<screen>:<question>            tick or untick a checklist item
     g:<referral>:<screen>:<1|0>                 confirm a group's screen (checklist 0: "some
                                                 not known yet", ask the unticked one by one)
+    f:<referral>:<screen>                       a rows screen's shortcut: every row its usual
+                                                answer, and confirmed (while no row is chosen)
     n:<referral>:<screen>:<section>             list a section's answers, from the review
     i:<referral>:<screen>:<question>            a row's heading: its question in full (alert)
     v:<referral>:<screen>                       the verdict, from the review
@@ -57,6 +59,7 @@ __all__ = [
     "Review",
     "ScreenPress",
     "Section",
+    "Shortcut",
     "Stop",
     "Submit",
     "Toggle",
@@ -122,6 +125,11 @@ class Toggle(ScreenPress):
 class Done(ScreenPress):
     code: ClassVar[str] = "g"
     rest_no: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Shortcut(ScreenPress):
+    code: ClassVar[str] = "f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +216,7 @@ _KINDS: dict[str, type[Press]] = {
     kind.code: kind
     for kind in (
         Answer, Pick, Back, Edit, Verdict, Review, Submit, Continue, Stop, Discard,
-        Toggle, Done, Section, Info, Language, Vote, Reopen, CasesPage, CaseOpen,
+        Toggle, Done, Shortcut, Section, Info, Language, Vote, Reopen, CasesPage, CaseOpen,
     )
 }  # fmt: skip
 

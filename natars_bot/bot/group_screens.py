@@ -1,6 +1,7 @@
 """The screens of a group of questions (issue #18): the exclusion checklist (☐/☑ toggles and
 "None of the others applies"), a rows screen (a row of buttons per short question and a
-confirm), and the record each leaves in the chat once answered.
+confirm; above them, while no row is chosen, the shortcut that records the usual result of
+every row), and the record each leaves in the chat once answered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from natars_bot.bot.callbacks import (
     Back,
     Done,
     Info,
+    Shortcut,
     Toggle,
 )
 from natars_bot.bot.review_screens import answer_lines
@@ -31,7 +33,7 @@ from natars_bot.dialogue.engine import (
     members,
 )
 from natars_bot.dialogue.flow import Group
-from natars_bot.dialogue.groups import ticked
+from natars_bot.dialogue.groups import shortcut_offered, ticked
 from natars_bot.store import ReferralRow
 
 __all__ = ["checklist_screen", "group_record", "rows_screen"]
@@ -101,7 +103,8 @@ def rows_screen(
 ) -> Screen:
     """Short questions read together, one screen: per question a heading button (its question
     in full when pressed) and a row of its choices, the current one marked; then confirm,
-    once every row is answered."""
+    once every row is answered. First, while no row is chosen, the screen's shortcut (if the
+    flow gives it one): "✓" and what it records, in one tap."""
     flow, wording, state = services.flow, services.wording, referral.state
     rows = members(flow, state, group)
     open_rows = [q for q in rows if q.field not in state.answers]
@@ -126,6 +129,8 @@ def rows_screen(
     )
     ids = {"referral": referral.id, "screen": state.screen}
     keyboard: list[list[InlineKeyboardButton]] = []
+    if group.shortcut is not None and shortcut_offered(flow, state, group):
+        keyboard.append([button(f"✓ {group.shortcut.label[language]}", Shortcut(**ids))])
     for question in rows:
         given = question.field in state.answers
         value = state.answers.get(question.field)

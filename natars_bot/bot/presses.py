@@ -31,6 +31,7 @@ from natars_bot.bot.callbacks import (
     Review,
     ScreenPress,
     Section,
+    Shortcut,
     Stop,
     Submit,
     Toggle,
@@ -47,6 +48,7 @@ from natars_bot.dialogue.engine import (
     on_screen,
     progress,
 )
+from natars_bot.dialogue.groups import shortcut_offered
 
 __all__ = ["answer_quietly", "on_button", "on_invalid_button"]
 
@@ -184,6 +186,9 @@ def _fits(services: Services, data: ScreenPress, state: DialogueState) -> bool:
         # A rows screen offers its confirmation once every row is answered.
         open_rows = [q for q in members(flow, state, group) if q.field not in state.answers]
         return group.kind == "checklist" or (data.rest_no and not open_rows)
+    if isinstance(data, Shortcut):
+        # Offered by a rows screen that has one, while none of its rows is chosen.
+        return group is not None and shortcut_offered(flow, state, group)
     if isinstance(data, Pick):
         return view == "confirm"
     if isinstance(data, Back):

@@ -10,6 +10,8 @@ Sections (`sections`) name the parts of the dialogue for the progress line and t
 of short choices — without changing what is stored: every question of a group is still one
 referral field with its own answer. The checks: a group's questions are consecutive, of one
 section, none reads another of the same group, and a checklist's are yes/no with "not known".
+A rows group may have a `shortcut`: one button that records the usual result of every row (its
+answers are buttons of those rows, its label names each answer it records, in every language).
 
 Besides earlier answers, a `show_if` may test the SFT score's range from the parts answered so
 far (`sft_parts_min`, `sft_parts_max`, computed with the protocol's own table), so that the score
@@ -19,6 +21,7 @@ question reading it gets the range added to the facts its condition sees.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -35,7 +38,16 @@ from natars_bot.protocol.referral import Referral
 from natars_bot.protocol.sft import SftRiskTable
 from natars_bot.resources import resource_dir
 
-__all__ = ["Choice", "Flow", "Group", "Question", "Section", "default_flow", "load_flow"]
+__all__ = [
+    "Choice",
+    "Flow",
+    "Group",
+    "Question",
+    "Section",
+    "Shortcut",
+    "default_flow",
+    "load_flow",
+]
 
 Language = str
 Value = bool | int | float | str
@@ -87,6 +99,15 @@ class SectionDef(BaseModel):
     from_: str = Field(alias="from")
 
 
+class ShortcutDef(BaseModel):
+    """A rows screen's one-tap usual result: its button's label and the answer of every row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: dict[Language, str]
+    answers: dict[str, Value | None] = Field(min_length=1)
+
+
 class GroupDef(BaseModel):
     """Consecutive questions shown on one screen."""
 
@@ -96,6 +117,7 @@ class GroupDef(BaseModel):
     kind: GroupKind
     prompt: dict[Language, str]
     fields: list[str] = Field(min_length=2)
+    shortcut: ShortcutDef | None = None
 
 
 class FlowDef(BaseModel):
@@ -147,13 +169,25 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class Shortcut:
+    """A rows screen's usual result in one tap: the label of its button per language, and the
+    answer it records for each row (by field, in the group's order; each one of that row's
+    buttons)."""
+
+    label: Mapping[Language, str]
+    answers: Mapping[str, Value | None]
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
-    """Consecutive questions on one screen: a checklist of yes/no toggles, or rows of choices."""
+    """Consecutive questions on one screen: a checklist of yes/no toggles, or rows of choices
+    (with, perhaps, a shortcut for their usual result)."""
 
     name: str
     kind: GroupKind
     prompt: Mapping[Language, str]
     fields: tuple[str, ...]
+    shortcut: Shortcut | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,15 +260,20 @@ def parse_flow(raw: Any, source: str, protocol: Protocol | None = None) -> Flow:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = error["loc"]
-        entry = None
+        entry, kind = None, "question"
         if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
             questions = raw.get("questions") or []
             item = questions[loc[1]] if loc[1] < len(questions) else None
             entry = str(item.get("field")) if isinstance(item, dict) else f"#{loc[1] + 1}"
             loc = loc[2:]
+        elif len(loc) >= 2 and loc[0] == "groups" and isinstance(loc[1], int):
+            groups = raw.get("groups") or []
+            item = groups[loc[1]] if loc[1] < len(groups) else None
+            entry = str(item.get("name")) if isinstance(item, dict) else f"#{loc[1] + 1}"
+            kind, loc = "group", loc[2:]
         where = ".".join(str(p) for p in loc)
         raise FlowError(
-            source, entry, f"{where}: {error['msg']}" if where else error["msg"]
+            source, entry, f"{where}: {error['msg']}" if where else error["msg"], kind
         ) from exc
 
     for extra in definition.extras:
@@ -260,7 +299,9 @@ def parse_flow(raw: Any, source: str, protocol: Protocol | None = None) -> Flow:
     group_of = {field: g.name for g in groups for field in g.fields}
     for group in groups:
         if len({section_of.get(field, "") for field in group.fields}) > 1:
-            raise FlowError(source, group.name, "a group's questions must be in one section")
+            raise FlowError(
+                source, group.name, "a group's questions must be in one section", "group"
+            )
     questions = [
         replace(q, section=section_of.get(q.field, ""), group=group_of.get(q.field))
         for q in questions
@@ -315,7 +356,7 @@ def _check_groups(source: str, flow: FlowDef) -> tuple[Group, ...]:
     for gdef in flow.groups:
 
         def fail(message: str, gdef: GroupDef = gdef) -> FlowError:
-            return FlowError(source, gdef.name, message)
+            return FlowError(source, gdef.name, message, "group")
 
         language = _missing_translation(flow, gdef.prompt)
         if language is not None:
@@ -341,12 +382,91 @@ def _check_groups(source: str, flow: FlowDef) -> tuple[Group, ...]:
         positions = [fields.index(field) for field in gdef.fields]
         if positions != list(range(positions[0], positions[0] + len(positions))):
             raise fail("a group's questions must be consecutive in the flow, in order")
+        shortcut = None
+        if gdef.shortcut is not None:
+            shortcut = _check_shortcut(flow, gdef, gdef.shortcut, by_field, fail)
         groups.append(
-            Group(name=gdef.name, kind=gdef.kind, prompt=gdef.prompt, fields=tuple(gdef.fields))
+            Group(
+                name=gdef.name,
+                kind=gdef.kind,
+                prompt=gdef.prompt,
+                fields=tuple(gdef.fields),
+                shortcut=shortcut,
+            )
         )
     if len({g.name for g in groups}) != len(groups):
         raise FlowError(source, None, "two groups have the same name")
     return tuple(groups)
+
+
+def _check_shortcut(
+    flow: FlowDef,
+    gdef: GroupDef,
+    sdef: ShortcutDef,
+    by_field: Mapping[str, QuestionDef],
+    fail: Callable[[str], FlowError],
+) -> Shortcut:
+    """A rows screen's shortcut: an answer for every row, each one of that row's buttons (what
+    answering the row would record), and a label in every language that names each answer."""
+    if gdef.kind != "rows":
+        raise fail("shortcut: only a rows screen has one (a checklist has its own)")
+    language = _missing_translation(flow, sdef.label)
+    if language is not None:
+        raise fail(f"shortcut: label has no {language!r} translation")
+    for field in sdef.answers:
+        if field not in gdef.fields:
+            raise fail(f"shortcut: {field!r} is not a row of this screen")
+    for field in gdef.fields:
+        if field not in sdef.answers:
+            raise fail(f"shortcut: no answer for the row {field!r}")
+        qdef = by_field[field]
+        value = sdef.answers[field]
+        choices = list(qdef.choices) or (list(_YES_NO) if qdef.type == "yes_no" else [])
+        if value is None:
+            if qdef.unknown is None:
+                raise fail(f"shortcut: {field!r} has no 'not known' answer")
+            said = qdef.unknown
+        else:
+            chosen = [c for c in choices if c.value == value and type(c.value) is type(value)]
+            if not chosen:
+                values = ", ".join(repr(c.value) for c in choices)
+                raise fail(f"shortcut: {value!r} is not a button of {field!r} ({values})")
+            said = chosen[0].label
+        others = [c.label for c in choices if c.label is not said]
+        if qdef.unknown is not None and qdef.unknown is not said:
+            others.append(qdef.unknown)
+        for language in flow.languages:
+            # The button says what it records: each answer's own label is in its label, and no
+            # other answer of that row is ("FISH not amplified" for amplified).
+            label, phrase = sdef.label[language], said[language]
+            if not _says(label, phrase):
+                raise fail(
+                    f"shortcut: the {language!r} label does not say {phrase!r}"
+                    f" (the answer it records for {field!r})"
+                )
+            for other in (o[language] for o in others):
+                rest = label
+                if other.casefold() in phrase.casefold():  # "Amplified" in "Not amplified"
+                    rest = _phrase(phrase).sub(" ", label)
+                if _says(rest, other):
+                    raise fail(
+                        f"shortcut: the {language!r} label says {other!r},"
+                        f" but it records {phrase!r} for {field!r}"
+                    )
+    answers = {field: sdef.answers[field] for field in gdef.fields}
+    return Shortcut(label=sdef.label, answers=answers)
+
+
+def _phrase(phrase: str) -> re.Pattern[str]:
+    """A label as a phrase of a text, in any case: a Latin word not part of a longer word
+    ("no" is not in "not"); Chinese, anywhere."""
+    start = "(?<![A-Za-z])" if phrase[:1].isascii() and phrase[:1].isalpha() else ""
+    end = "(?![A-Za-z])" if phrase[-1:].isascii() and phrase[-1:].isalpha() else ""
+    return re.compile(f"{start}{re.escape(phrase)}{end}", re.IGNORECASE)
+
+
+def _says(text: str, phrase: str) -> bool:
+    return _phrase(phrase).search(text) is not None
 
 
 def _check_question(

@@ -8,12 +8,18 @@ Pure, like the engine whose state they change (`engine.on_screen` says which gro
     confirm(flow, state, rest_no=False)  "Some not known yet": the unticked items are asked
                                          one by one, each with its "not known" answer
     confirm(flow, state)                 on a rows screen: done, once every row is answered
+    use_shortcut(flow, state)            a rows screen's shortcut, while no row is chosen:
+                                         every row its usual answer and confirmed, one step
 
 A row's choice is an ordinary `engine.answer(…, choice=i, field=row)`. A tick is an answer like
 any other (`Accepted`: the adapter saves it with its audit row and shows an exclusion it causes
 at once); what confirming records is returned as `Confirmed.values`. Every toggle, row and
 confirmation is a new screen (see the engine), so the adapter's screen check refuses a second
 tap of a double tap and a confirmation from an older copy of the screen.
+
+The shortcut records what answering each row with the shortcut's buttons and confirming would
+(the same answers, hidden answers pruned by the same `record_step`), as one step: one Back
+undoes it, and the rows screen is on show again with its shortcut.
 """
 
 from __future__ import annotations
@@ -31,7 +37,15 @@ from natars_bot.dialogue.engine import (
 )
 from natars_bot.dialogue.flow import Flow, Group, Question, Value
 
-__all__ = ["Confirmed", "Unticked", "confirm", "ticked", "toggle"]
+__all__ = [
+    "Confirmed",
+    "Unticked",
+    "confirm",
+    "shortcut_offered",
+    "ticked",
+    "toggle",
+    "use_shortcut",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +107,31 @@ def confirm(flow: Flow, state: DialogueState, rest_no: bool = True) -> Confirmed
         later = tuple(q.field for q in open_items)
         return Confirmed(shown(state, "ask", group=None, one_by_one=later), group, {})
     values: dict[str, Value | None] = {q.field: False for q in open_items}
+    return Confirmed(record_step(flow, state, values, group=None), group, values)
+
+
+def shortcut_offered(flow: Flow, state: DialogueState, group: Group) -> bool:
+    """Whether `group`'s screen offers its shortcut now: a rows screen with one, on show, no
+    row of it chosen yet (once one is, the rows are the way on)."""
+    if group.kind != "rows" or group.shortcut is None or state.view != "ask":
+        return False
+    if on_screen(flow, state) != group:
+        return False
+    rows = members(flow, state, group)
+    return bool(rows) and not any(q.field in state.answers for q in rows)
+
+
+def use_shortcut(flow: Flow, state: DialogueState) -> Confirmed | Rejected:
+    """The shortcut of the rows screen on show: every row shown gets the shortcut's answer and
+    the screen is confirmed, in one step; `Confirmed.values` are the answers recorded."""
+    group = on_screen(flow, state)
+    if state.view != "ask" or group is None:
+        return Rejected("decide_first")
+    if group.shortcut is None or group.kind != "rows":
+        return Rejected("use_buttons")
+    if not shortcut_offered(flow, state, group):
+        return Rejected("rows_started")
+    answers = group.shortcut.answers
+    rows = members(flow, state, group)
+    values: dict[str, Value | None] = {q.field: answers[q.field] for q in rows}
     return Confirmed(record_step(flow, state, values, group=None), group, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
 from typing import Any, Literal
@@ -133,8 +134,11 @@ class ReferralsMixin(StoreBase):
         actor: str,
         action: str,
         detail: dict[str, Any],
+        also: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> ReferralRow:
-        """Commit a draft's new dialogue state and its audit row (before the bot replies)."""
+        """Commit a draft's new dialogue state and its audit row (before the bot replies);
+        `also`: further audit rows (action, detail) of the same change, after it, in the same
+        transaction (a rows screen's shortcut: one row per answer, then the confirmation)."""
         at = self.now()
         text = state.model_dump_json()
         histology = state.answers.get("histology")
@@ -153,6 +157,8 @@ class ReferralsMixin(StoreBase):
                     f"referral {referral.public_id} is no longer in progress on that screen"
                 )
             self._audit_in(db, actor, action, referral.public_id, detail)
+            for more_action, more_detail in also:
+                self._audit_in(db, actor, more_action, referral.public_id, more_detail)
 
         await self._write(save)
         self._remember(referral.id, text, state)
