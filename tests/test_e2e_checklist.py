@@ -319,6 +319,11 @@ async def test_the_shortcuts_give_the_rows_referral_and_audit(bot: BotUnderTest)
     await surgeon.says("/new")
     rows = await answer_until(surgeon, DDLPS, "ihc_mdm2")
     assert surgeon.buttons(rows)[0] == PATHOLOGY_SHORTCUT
+    # What the short caption records, said in the rows' own labels on the screen.
+    assert (
+        "Or ✓ above, the usual result in one tap: MDM2 (IHC): Positive; CDK4 (IHC): Positive;"
+        " MDM2 (FISH): Amplified." in rows["text"]
+    ), rows["text"]
     after = await surgeon.presses(PATHOLOGY_SHORTCUT, rows)
     assert after["message_id"] != rows["message_id"]  # the next question, below the record
     record = bot.server.chats[1002].messages[rows["message_id"]]
@@ -360,6 +365,7 @@ async def test_back_undoes_a_shortcut_and_an_old_copy_cannot_press_it(bot: BotUn
     old = copy.deepcopy(undone)
     chosen = await surgeon.presses("No", {**undone, ROW_KEY: "r0_r1_resectable"})
     assert MDT_SHORTCUT not in surgeon.buttons(chosen)
+    assert "the usual result in one tap" not in chosen["text"]
     await bot.handled(await bot.server.user_presses(surgeon.user, old, MDT_SHORTCUT))
     answers, _ = await _stored(bot, 1001)
     assert answers["r0_r1_resectable"] == "no"

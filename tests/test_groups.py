@@ -20,6 +20,7 @@ from natars_bot.dialogue.engine import (
     answer,
     back,
     current,
+    edit,
     members,
     new_failures,
     on_screen,
@@ -378,3 +379,54 @@ def test_progress_never_decreases_while_answering(states: list[DialogueState]) -
     assert all(0 <= p <= 100 for p in percents)
     if current(FLOW, states[-1]) is None:
         assert percents[-1] == 100
+
+
+@pytest.mark.parametrize(
+    ("edited", "choice"),
+    [("r0_r1_resectable", 1), ("ihc_mdm2", 1), ("prior_resection", 0)],
+)
+def test_an_answer_changed_from_the_review_leaves_its_step(edited: str, choice: int) -> None:
+    """A shortcut (or "None of the others applies") records several answers as one step; one
+    of them changed from the review becomes a step of its own, and the rest of the old step
+    stays one step: Back after the change undoes the change, then each later step as it was
+    taken — never an answer of an earlier step with one of the old step's (found in review:
+    the third Back undid ASA class with "fit for chemotherapy")."""
+    done = walk(FLOW, DDLPS)
+    assert current(FLOW, done.state) is None  # the review
+    steps = []
+    state = done.state
+    while undone_fields(state):
+        steps.append(undone_fields(state))
+        state = back(FLOW, state)
+    editing = edit(FLOW, done.state, edited)
+    assert isinstance(editing, DialogueState)
+    changed = answer(FLOW, editing, choice=choice)
+    assert isinstance(changed, Accepted), changed
+    state, after = changed.state, []
+    while undone_fields(state):
+        after.append(undone_fields(state))
+        state = back(FLOW, state)
+    assert after[0] == (edited,)
+    rest = [tuple(f for f in step if f != edited) for step in steps]
+    assert after[1:] == [step for step in rest if step], after
+
+
+def test_no_shortcut_while_a_row_of_it_is_hidden() -> None:
+    """A flow where FISH is asked only for grade 3: at grade 2 the IHC/FISH screen has two rows,
+    and the shortcut, whose button says "FISH amplified", is not offered (nor taken); at grade
+    3 it is."""
+    raw = yaml.safe_load((resource_dir("conversations") / "triage.yaml").read_text("utf-8"))
+    fish = next(q for q in raw["questions"] if q["field"] == "fish_mdm2")
+    fish["show_if"] = {"all": [fish["show_if"], {"field": "grade", "is": 3}]}
+    flow = parse_flow(copy.deepcopy(raw), source="triage.yaml")
+    group = flow.group("pathology_tests")
+    for grade, offered in ((2, False), (3, True)):
+        state = DialogueState()
+        known = {**DDLPS, "grade": grade}
+        while (on := on_screen(flow, state)) is None or on.name != "pathology_tests":
+            question = current(flow, state)
+            assert question is not None
+            state = walk(flow, {question.field: known.get(question.field)}, state, limit=1).state
+        assert len(members(flow, state, group)) == (3 if offered else 2)
+        assert shortcut_offered(flow, state, group) is offered
+        assert isinstance(use_shortcut(flow, state), Confirmed) is offered

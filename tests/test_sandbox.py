@@ -87,14 +87,15 @@ async def test_a_taken_port_is_one_clear_line(tmp_path: Path) -> None:
 
 # The surgeon's answers for a complete UPS referral: a button label to press (the first button
 # with that label, as two rows of one screen may both have a "Yes"), or text to type. On the
-# checklist, a slip: "Second malignancy" ticked, its exclusion shown at once, the tick undone.
+# checklist, a slip: "Second malignancy" ticked, its exclusion shown at once, the tick undone;
+# the MDT's two assessments by the rows screen's one-tap usual result.
 SURGEON_STEPS = [
     ("press", "No number yet"), ("type", "58"), ("press", "Male"), ("press", "UPS"),
     ("press", "Yes"), ("type", "18 cm"), ("press", "Retroperitoneum"),
     ("press", "☐ Second malignancy"), ("press", "✏ Change this answer"),
     ("press", "None of these applies ✓"),
     ("press", "None"), ("press", "Yes"), ("press", "Normal"), ("type", "ASA II"),
-    ("press", "Yes"), ("press", "Yes"), ("press", "Confirm ✓"), ("press", "Signed"),
+    ("press", "✓ Both yes: R0/R1 resectable, fit"), ("press", "Signed"),
     ("type", "Large left-sided mass"), ("press", "✅ Submit to MDT"),
 ]  # fmt: skip
 

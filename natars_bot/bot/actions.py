@@ -262,26 +262,31 @@ async def _back(press: Press) -> None:
 def _undid(
     services: Services, language: str, state: DialogueState, fields: tuple[str, ...]
 ) -> Markup | None:
-    """ "↩ Undid: Grade: G3" — for a checklist's noes undone together, "none of …"; for a rows
-    screen's shortcut undone, each answer it recorded."""
+    """ "↩ Undid: Grade: G3"; for a checklist's noes undone together, "none of …"; for any
+    other step of several answers (a rows screen's shortcut), each answer it recorded."""
     wording, flow = services.wording, services.flow
     if not fields:
         return None
     separator = "、" if language == "zh" else ", "
-    group = flow.question(fields[0]).group
-    if len(fields) > 1 and group is not None and flow.group(group).kind == "rows":
-        # A rows screen's shortcut, undone: each answer it recorded.
+    questions = [flow.question(f) for f in fields]
+    groups = {q.group for q in questions}
+    checklist = (
+        len(groups) == 1
+        and questions[0].group is not None
+        and flow.group(questions[0].group).kind == "checklist"
+    )
+    if len(fields) > 1 and checklist and all(state.answers.get(f) is False for f in fields):
+        labels = separator.join(q.label.get(language, q.field) for q in questions)
+        return wording.text(language, "undid_none_of", items=labels)
+    if len(fields) > 1:
         colon = "：" if language == "zh" else ": "
         items = separator.join(
-            f"{flow.question(f).label.get(language, f)}{colon}"
-            f"{answer_text(services, language, flow.question(f), state.answers.get(f))}"
-            for f in fields
+            f"{q.label.get(language, q.field)}{colon}"
+            f"{answer_text(services, language, q, state.answers.get(q.field))}"
+            for q in questions
         )
         return wording.text(language, "undid_rows", items=items)
-    if len(fields) > 1:
-        labels = separator.join(flow.question(f).label.get(language, f) for f in fields)
-        return wording.text(language, "undid_none_of", items=labels)
-    question = flow.question(fields[0])
+    question = questions[0]
     return wording.text(
         language,
         "undid",

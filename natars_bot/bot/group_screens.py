@@ -108,6 +108,17 @@ def rows_screen(
     flow, wording, state = services.flow, services.wording, referral.state
     rows = members(flow, state, group)
     open_rows = [q for q in rows if q.field not in state.answers]
+    offered = group.shortcut is not None and shortcut_offered(flow, state, group)
+    shortcut = None
+    if offered and group.shortcut is not None:
+        # What the button records, said in the rows' own labels and answers: the caption is
+        # short to fit a phone; this line is what it means, and cannot say otherwise.
+        separator, colon = ("；", "：") if language == "zh" else ("; ", ": ")
+        shortcut = separator.join(
+            f"{q.label.get(language, q.field)}{colon}"
+            f"{answer_text(services, language, q, group.shortcut.answers[q.field])}"
+            for q in rows
+        )
     text = wording.render(
         "rows.html.j2",
         language,
@@ -126,10 +137,11 @@ def rows_screen(
             for q in rows
         ],
         open=bool(open_rows),
+        shortcut=shortcut,
     )
     ids = {"referral": referral.id, "screen": state.screen}
     keyboard: list[list[InlineKeyboardButton]] = []
-    if group.shortcut is not None and shortcut_offered(flow, state, group):
+    if offered and group.shortcut is not None:
         keyboard.append([button(f"✓ {group.shortcut.label[language]}", Shortcut(**ids))])
     for question in rows:
         given = question.field in state.answers

@@ -19,7 +19,9 @@ Answers hidden by a changed `show_if` are cleared; newly shown questions are ask
 The checklist and rows screens of `groups.py` use the same state and record the same answers.
 
 A *step* is what one Back undoes: one answer, or the several a checklist's "None of the others
-applies" records at once (`joined` marks the fields recorded with the one before them).
+applies" or a rows screen's shortcut records at once (`joined` marks the fields recorded with
+the one before them). An answer of such a step changed later is a step of its own; the rest of
+its old step stays one.
 
 Every new state is a new *screen*: `state.screen` counts them, and `state.view` says which
 kind is on screen ("ask" the current question, or the review once none is left; "verdict";
@@ -35,6 +37,7 @@ only the ticks the surgeon saw are confirmed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -323,8 +326,8 @@ def record_step(
     answers = {**state.answers, **values}
     fields = tuple(values)
     order = (*(f for f in state.order if f not in values), *fields)
-    joined = (*(f for f in state.joined if f not in values), *fields[1:])
-    answers, order, joined = _prune(flow, answers, order, joined)
+    answers, order, _ = _prune(flow, answers, order, ())
+    joined = _links(state, order, fields)
     return shown(
         state,
         "ask",
@@ -335,6 +338,28 @@ def record_step(
         group=group,
         one_by_one=state.one_by_one if one_by_one is None else one_by_one,
     )
+
+
+def _links(state: DialogueState, order: tuple[str, ...], fresh: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of `order` recorded in one step with the field before them: `fresh` (this
+    step's) after its first, and an earlier step's field whose predecessor is still of its step.
+    A field answered again (an edit from the review) leaves its old step: the rest of that step
+    stays one step, and never joins the step before it (Back would undo an answer nobody
+    chose to undo, and name it wrongly)."""
+    step_of: dict[str, int] = {}
+    step = -1
+    for field in state.order:
+        if field not in state.joined:
+            step += 1
+        step_of[field] = step
+    joined = []
+    for before, field in pairwise(order):
+        if field in fresh:
+            if before in fresh:
+                joined.append(field)
+        elif before not in fresh and step_of.get(field) == step_of.get(before):
+            joined.append(field)
+    return tuple(joined)
 
 
 def _prune(

@@ -407,7 +407,13 @@ def _check_shortcut(
     fail: Callable[[str], FlowError],
 ) -> Shortcut:
     """A rows screen's shortcut: an answer for every row, each one of that row's buttons (what
-    answering the row would record), and a label in every language that names each answer."""
+    answering the row would record), and a label in every language that names each answer.
+
+    The label check catches slips (a label naming an answer it does not record, or another of
+    a row's answers: "not amplified" for amplified), not every misleading caption: it reads
+    words, not which row a word belongs to. What the button records is also said on the
+    screen in the rows' own labels and answers (group_screens.rows_screen), generated, so the
+    surgeon reads the meaning, not only the caption."""
     if gdef.kind != "rows":
         raise fail("shortcut: only a rows screen has one (a checklist has its own)")
     language = _missing_translation(flow, sdef.label)

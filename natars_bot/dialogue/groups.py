@@ -112,13 +112,17 @@ def confirm(flow: Flow, state: DialogueState, rest_no: bool = True) -> Confirmed
 
 def shortcut_offered(flow: Flow, state: DialogueState, group: Group) -> bool:
     """Whether `group`'s screen offers its shortcut now: a rows screen with one, on show, no
-    row of it chosen yet (once one is, the rows are the way on)."""
+    row of it chosen yet (once one is, the rows are the way on), and every row of it shown —
+    the button says every answer it records, so a row hidden for this patient would make it
+    say one it does not."""
     if group.kind != "rows" or group.shortcut is None or state.view != "ask":
         return False
     if on_screen(flow, state) != group:
         return False
     rows = members(flow, state, group)
-    return bool(rows) and not any(q.field in state.answers for q in rows)
+    if len(rows) != len(group.fields):
+        return False
+    return not any(q.field in state.answers for q in rows)
 
 
 def use_shortcut(flow: Flow, state: DialogueState) -> Confirmed | Rejected:
