@@ -321,7 +321,7 @@ async def test_the_shortcuts_give_the_rows_referral_and_audit(bot: BotUnderTest)
     assert surgeon.buttons(rows)[0] == PATHOLOGY_SHORTCUT
     # What the short caption records, said in the rows' own labels on the screen.
     assert (
-        "Or ✓ above, the usual result in one tap: MDM2 (IHC): Positive; CDK4 (IHC): Positive;"
+        "Or ✓ below: the usual result in one tap, MDM2 (IHC): Positive; CDK4 (IHC): Positive;"
         " MDM2 (FISH): Amplified." in rows["text"]
     ), rows["text"]
     after = await surgeon.presses(PATHOLOGY_SHORTCUT, rows)
