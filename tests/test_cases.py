@@ -171,7 +171,7 @@ async def test_case_reads_in_chinese_for_a_chinese_coordinator(bot: BotUnderTest
     await seed_two_versions(bot.database)
     coordinator = bot.person(COORDINATOR, language="zh")
     text = (await coordinator.says("/case NAT-2026-0001"))["text"]
-    assert "病理类型: LMS 平滑肌肉瘤" in text and "最大径: 12 cm" in text
+    assert "病理类型：LMS 平滑肌肉瘤" in text and "最大径：12 cm" in text
     assert "第1版，提交于 2026-12-03 01:05 北京时间" in text
     assert "❔ INC-13 充分知情并同意参加研究" in text
     assert "决定：❓ 需补充信息 · 2026-12-03 01:10 北京时间" in text

@@ -279,7 +279,7 @@ def _undid(
         labels = separator.join(q.label.get(language, q.field) for q in questions)
         return wording.text(language, "undid_none_of", items=labels)
     if len(fields) > 1:
-        colon = "：" if language == "zh" else ": "
+        colon = wording.text(language, "colon")
         items = separator.join(
             f"{q.label.get(language, q.field)}{colon}"
             f"{answer_text(services, language, q, state.answers.get(q.field))}"

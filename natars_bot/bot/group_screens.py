@@ -113,7 +113,8 @@ def rows_screen(
     if offered and group.shortcut is not None:
         # What the button records, said in the rows' own labels and answers: the caption is
         # short to fit a phone; this line is what it means, and cannot say otherwise.
-        separator, colon = ("；", "：") if language == "zh" else ("; ", ": ")
+        separator = "；" if language == "zh" else "; "
+        colon = wording.text(language, "colon")
         shortcut = separator.join(
             f"{q.label.get(language, q.field)}{colon}"
             f"{answer_text(services, language, q, group.shortcut.answers[q.field])}"

@@ -54,8 +54,9 @@ def answer_lines(
         and state.answers.get(q.field) is False
     ]
     parts = [
-        Markup("{}: <b>{}</b>").format(
+        Markup("{}{}<b>{}</b>").format(
             q.label.get(language, q.field),
+            services.wording.text(language, "colon"),
             answer_text(services, language, q, state.answers.get(q.field)),
         )
         for q in questions
@@ -153,7 +154,7 @@ def section_screen(services: Services, language: str, referral: ReferralRow) -> 
     keyboard = [
         [
             button(
-                f"{q.label.get(language, q.field)}: "
+                f"{q.label.get(language, q.field)}{wording.text(language, 'colon')}"
                 f"{answer_text(services, language, q, state.answers.get(q.field))}",
                 Edit(**ids, question=q.index),
             )

@@ -106,6 +106,7 @@ class CommonTexts(BaseModel):
     reason_separator: Texts  # between the reasons of several matching rules
     not_applicable: Texts  # quotes {applies_to} and {histology}
     not_applicable_yet: Texts  # quotes {applies_to}; the histology is not known yet
+    version: Texts  # the version as a verdict cites it, in the reader's language
 
 
 class ProtocolDef(BaseModel):

@@ -101,6 +101,12 @@ class Assessment:
     unknown: tuple[str, ...]
     warnings: tuple[Warning, ...]
     sft_risk: SftRisk | None
+    # The version as a verdict cites it, per language (`protocol_version` is the identifier).
+    protocol_cited: Mapping[str, str] | None = None
+
+    def protocol_version_in(self, language: str) -> str:
+        """The protocol's version as cited in `language` (its identifier if not translated)."""
+        return (self.protocol_cited or {}).get(language, self.protocol_version)
 
     def result(self, criterion_id: str) -> CriterionResult:
         """The result for one criterion id; KeyError if the protocol has no such criterion."""
@@ -155,6 +161,7 @@ def evaluate(referral: Referral, protocol: Protocol | None = None) -> Assessment
         verdict = Verdict.eligible
     return Assessment(
         protocol_version=protocol.version,
+        protocol_cited=protocol.texts.version,
         verdict=verdict,
         results=tuple(results),
         failed=tuple(failed),
