@@ -54,6 +54,8 @@ TESTS = (
     "tests/test_answers.py",
     "tests/test_dialogue.py",
     "tests/test_flow.py",
+    "tests/test_groups.py",  # the checklist, rows, shortcut and progress over the engine (#18)
+    "tests/test_engine_steps.py",
     "tests/test_mdt_rules.py",
     "tests/test_audit.py",
 )

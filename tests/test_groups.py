@@ -398,6 +398,11 @@ def test_an_answer_changed_from_the_review_leaves_its_step(edited: str, choice: 
     while undone_fields(state):
         steps.append(undone_fields(state))
         state = back(FLOW, state)
+    # The several-answer steps stay whole over the later steps: the MDT's shortcut, the
+    # IHC/FISH one and the checklist's "None of these applies".
+    assert ("r0_r1_resectable", "fit_for_chemo_and_surgery") in steps
+    assert ("ihc_mdm2", "ihc_cdk4", "fish_mdm2") in steps
+    assert any(step[0] == "prior_resection" and len(step) > 10 for step in steps), steps
     editing = edit(FLOW, done.state, edited)
     assert isinstance(editing, DialogueState)
     changed = answer(FLOW, editing, choice=choice)
