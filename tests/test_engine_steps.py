@@ -4,8 +4,6 @@ list, answers bound to the row or question on screen, and the note confirmed on 
 
 from __future__ import annotations
 
-from typing import Any
-
 from benchmarks.taps import examples, walk
 from natars_bot.dialogue.answers import Rejected
 from natars_bot.dialogue.engine import (
@@ -25,19 +23,10 @@ from natars_bot.dialogue.engine import (
 from natars_bot.dialogue.flow import default_flow
 from natars_bot.dialogue.groups import Confirmed, confirm, shortcut_offered, toggle, use_shortcut
 
+from .test_groups import at_group
+
 FLOW = default_flow()
 DDLPS = examples()["DDLPS"]
-
-
-def _at(name: str, answers: dict[str, Any] | None = None) -> DialogueState:
-    """The state with group `name`'s screen on show, earlier questions answered from DDLPS."""
-    state = DialogueState()
-    known = {**DDLPS, **(answers or {})}
-    while (group := on_screen(FLOW, state)) is None or group.name != name:
-        question = current(FLOW, state)
-        assert question is not None, f"{name} never shown"
-        state = walk(FLOW, {question.field: known.get(question.field)}, state, limit=1).state
-    return state
 
 
 def _review() -> DialogueState:
@@ -78,7 +67,7 @@ def test_back_from_a_reading_to_confirm_asks_the_question_again() -> None:
 def test_back_on_a_rows_screen_keeps_the_screen_and_offers_the_shortcut_again() -> None:
     """A row answered, then Back: the same rows screen stays on show (not the next question),
     that row is open again, and with no row chosen the shortcut is offered again."""
-    state = _at("pathology_tests")
+    state = at_group("pathology_tests")
     group = FLOW.group("pathology_tests")
     row = answer(FLOW, state, choice=0, field="ihc_cdk4")
     assert isinstance(row, Accepted) and row.state.group == "pathology_tests"
@@ -91,7 +80,7 @@ def test_back_on_a_rows_screen_keeps_the_screen_and_offers_the_shortcut_again() 
 def test_back_after_a_step_keeps_the_steps_before_it_whole() -> None:
     """The MDT's shortcut, then consent: one Back undoes consent only, and the next Back
     the shortcut's two answers together (their link survives the Back between)."""
-    shortcut = use_shortcut(FLOW, _at("mdt_assessment"))
+    shortcut = use_shortcut(FLOW, at_group("mdt_assessment"))
     assert isinstance(shortcut, Confirmed)
     consent = answer(FLOW, shortcut.state, choice=0)
     assert isinstance(consent, Accepted) and consent.question.field == "consent"
@@ -105,7 +94,7 @@ def test_back_after_a_step_keeps_the_steps_before_it_whole() -> None:
 def test_back_over_the_checklist_asked_one_by_one() -> None:
     """After "Some not known yet": Back on the first item returns to the checklist, undoing
     nothing; once an item is answered, Back undoes it and asks it again, still one by one."""
-    checklist = _at("exclusions")
+    checklist = at_group("exclusions")
     asked = confirm(FLOW, checklist, rest_no=False)
     assert isinstance(asked, Confirmed) and asked.state.one_by_one
     first = current(FLOW, asked.state)
@@ -122,7 +111,7 @@ def test_back_over_the_checklist_asked_one_by_one() -> None:
 
 
 def test_back_after_a_tick_keeps_the_checklist_on_show() -> None:
-    checklist = _at("exclusions")
+    checklist = at_group("exclusions")
     ticked = toggle(FLOW, checklist, "prior_radiotherapy")
     assert isinstance(ticked, Accepted) and ticked.state.group == "exclusions"
     undone = back(FLOW, ticked.state)
@@ -133,12 +122,12 @@ def test_an_answer_is_bound_to_the_row_or_question_on_screen() -> None:
     """A rows screen takes a button of one of its rows (the first open row when none is
     named), never a typed answer nor another question's field; the checklist takes only its
     toggles; a single question refuses an answer meant for another."""
-    rows = _at("pathology_tests")
+    rows = at_group("pathology_tests")
     assert answer(FLOW, rows, choice=0, field="grade") == Rejected("not_on_screen")
     assert answer(FLOW, rows, text="positive") == Rejected("use_buttons")
     first = answer(FLOW, rows, choice=0)
     assert isinstance(first, Accepted) and first.question.field == "ihc_mdm2"
-    assert answer(FLOW, _at("exclusions"), choice=0) == Rejected("use_buttons")
+    assert answer(FLOW, at_group("exclusions"), choice=0) == Rejected("use_buttons")
     single = walk(FLOW, {}, DialogueState(), limit=0).state
     assert answer(FLOW, single, choice=0, field="age_years") == Rejected("not_on_screen")
     named = answer(FLOW, single, choice=UNKNOWN_CHOICE, field="screening_number")

@@ -27,7 +27,7 @@ from natars_bot.dialogue.engine import (
     to_referral,
     undone_fields,
 )
-from natars_bot.dialogue.flow import Group, default_flow, parse_flow
+from natars_bot.dialogue.flow import Flow, Group, default_flow, parse_flow
 from natars_bot.dialogue.groups import (
     Confirmed,
     Unticked,
@@ -47,14 +47,15 @@ CHECKLIST = FLOW.group("exclusions")
 DDLPS = examples()["DDLPS"]
 
 
-def _at_group(name: str, answers: dict[str, Any] | None = None) -> DialogueState:
-    """The state on the screen of group `name`, earlier questions answered from DDLPS."""
+def at_group(name: str, answers: dict[str, Any] | None = None, flow: Flow = FLOW) -> DialogueState:
+    """The state on the screen of group `name`, earlier questions answered from DDLPS (and
+    `answers`), in `flow`."""
     state = DialogueState()
     known = {**DDLPS, **(answers or {})}
-    while (group := on_screen(FLOW, state)) is None or group.name != name:
-        question = current(FLOW, state)
+    while (group := on_screen(flow, state)) is None or group.name != name:
+        question = current(flow, state)
         assert question is not None, f"{name} never shown"
-        state = walk(FLOW, {question.field: known.get(question.field)}, state, limit=1).state
+        state = walk(flow, {question.field: known.get(question.field)}, state, limit=1).state
     return state
 
 
@@ -72,8 +73,8 @@ def test_the_checklist_answers_as_the_questions_one_by_one() -> None:
 
 def test_the_checklist_shows_only_what_the_flow_asks_for_this_patient() -> None:
     """A man's checklist has no pregnancy item; a woman's has; every item is a checklist one."""
-    man = members(FLOW, _at_group("exclusions", {"sex": "male"}), CHECKLIST)
-    woman = members(FLOW, _at_group("exclusions", {"sex": "female"}), CHECKLIST)
+    man = members(FLOW, at_group("exclusions", {"sex": "male"}), CHECKLIST)
+    woman = members(FLOW, at_group("exclusions", {"sex": "female"}), CHECKLIST)
     assert {q.field for q in woman} - {q.field for q in man} == {"pregnant_or_breastfeeding"}
     assert len(woman) == 12 and all(q.type == "yes_no" for q in woman)
 
@@ -81,7 +82,7 @@ def test_the_checklist_shows_only_what_the_flow_asks_for_this_patient() -> None:
 def test_a_tick_is_a_yes_and_shows_its_exclusion_at_once() -> None:
     """Two ticks: each is recorded yes on a new screen, the checklist stays on show, and the
     criterion each makes fail is new at that tick; the rest confirmed are no."""
-    state = _at_group("exclusions")
+    state = at_group("exclusions")
     before = evaluate(to_referral(FLOW, state))
     first = toggle(FLOW, state, "prior_radiotherapy")
     assert isinstance(first, Accepted) and first.value is True
@@ -106,7 +107,7 @@ def test_a_tick_is_a_yes_and_shows_its_exclusion_at_once() -> None:
 
 def test_untick_forgets_the_yes_and_a_double_tap_is_two_screens() -> None:
     """Toggling twice unticks: the answer is gone (not no), each toggle a screen of its own."""
-    state = _at_group("exclusions")
+    state = at_group("exclusions")
     tick = toggle(FLOW, state, "prior_resection")
     assert isinstance(tick, Accepted)
     untick = toggle(FLOW, tick.state, "prior_resection")
@@ -120,7 +121,7 @@ def test_untick_forgets_the_yes_and_a_double_tap_is_two_screens() -> None:
 def test_some_not_known_asks_the_unticked_ones_one_by_one() -> None:
     """A tick, then "Some not known yet": the unticked items are asked each with its "not
     known" button, in order; Back on the first of them returns to the checklist."""
-    state = _at_group("exclusions")
+    state = at_group("exclusions")
     tick = toggle(FLOW, state, "crosses_diaphragm")
     assert isinstance(tick, Accepted)
     some = confirm(FLOW, tick.state, rest_no=False)
@@ -146,7 +147,7 @@ def test_some_not_known_asks_the_unticked_ones_one_by_one() -> None:
 def test_the_chemotherapy_follow_up_is_asked_after_the_checklist() -> None:
     """Ticking chemotherapy opens the anthracycline question, asked once the checklist is
     confirmed; no chemotherapy hides it (it takes its when_hidden no)."""
-    state = _at_group("exclusions")
+    state = at_group("exclusions")
     tick = toggle(FLOW, state, "prior_chemotherapy")
     assert isinstance(tick, Accepted)
     done = confirm(FLOW, tick.state)
@@ -163,7 +164,7 @@ def test_the_chemotherapy_follow_up_is_asked_after_the_checklist() -> None:
 def test_back_undoes_the_whole_confirmation_in_one_step() -> None:
     """After "None of the others applies", one Back forgets every no it recorded (and names
     them), and the checklist is on show again with its ticks."""
-    state = _at_group("exclusions")
+    state = at_group("exclusions")
     tick = toggle(FLOW, state, "psychological_condition")
     assert isinstance(tick, Accepted)
     done = confirm(FLOW, tick.state)
@@ -178,7 +179,7 @@ def test_back_undoes_the_whole_confirmation_in_one_step() -> None:
 def test_a_rows_screen_takes_each_row_then_its_confirmation() -> None:
     """IHC and FISH on one screen: each row answered (a new screen each, the screen kept),
     confirm refused while a row is open, then the next question."""
-    state = _at_group("pathology_tests")
+    state = at_group("pathology_tests")
     group = FLOW.group("pathology_tests")
     assert confirm(FLOW, state) == Rejected("rows_open")
     for field, choice in (("fish_mdm2", 0), ("ihc_mdm2", 0), ("ihc_cdk4", 1)):
@@ -217,7 +218,7 @@ def test_the_shortcut_records_what_the_rows_and_their_confirmation_would(name: s
     """On a rows screen with no row chosen, the shortcut is one new screen that records every
     row's usual answer and confirms: the same answers, the same next question and the same
     verdict as each row pressed and then "Confirm"."""
-    state = _at_group(name)
+    state = at_group(name)
     group = FLOW.group(name)
     assert group.shortcut is not None and shortcut_offered(FLOW, state, group)
     result = use_shortcut(FLOW, state)
@@ -252,13 +253,13 @@ def test_the_shortcut_path_gives_every_example_the_rows_paths_referral() -> None
 def test_the_shortcut_only_while_no_row_is_chosen() -> None:
     """Once a row is chosen the rows are the way on: no shortcut offered, and a shortcut
     refused; nor on the checklist, nor on a question of its own."""
-    state = _at_group("pathology_tests")
+    state = at_group("pathology_tests")
     group = FLOW.group("pathology_tests")
     row = answer(FLOW, state, choice=0, field="fish_mdm2")
     assert isinstance(row, Accepted)
     assert not shortcut_offered(FLOW, row.state, group)
     assert use_shortcut(FLOW, row.state) == Rejected("rows_started")
-    checklist = _at_group("exclusions")
+    checklist = at_group("exclusions")
     assert use_shortcut(FLOW, checklist) == Rejected("use_buttons")
     assert not shortcut_offered(FLOW, checklist, group)
     # A question of its own on show (an answer awaiting "did you mean…"): nothing to shortcut.
@@ -271,7 +272,7 @@ def test_the_shortcut_only_while_no_row_is_chosen() -> None:
 def test_back_undoes_the_shortcut_in_one_step_and_offers_it_again() -> None:
     """One Back forgets every answer the shortcut recorded (the step names them all): the
     rows screen is on show again, no row chosen, the shortcut offered."""
-    state = _at_group("mdt_assessment")
+    state = at_group("mdt_assessment")
     group = FLOW.group("mdt_assessment")
     result = use_shortcut(FLOW, state)
     assert isinstance(result, Confirmed)
@@ -297,11 +298,7 @@ def test_an_excluding_shortcut_fails_what_its_rows_would() -> None:
         "answers": excluding,
     }
     flow = parse_flow(copy.deepcopy(raw), source="triage.yaml")
-    state = DialogueState()
-    while (on := on_screen(flow, state)) is None or on.name != "pathology_tests":
-        question = current(flow, state)
-        assert question is not None
-        state = walk(flow, {question.field: DDLPS.get(question.field)}, state, limit=1).state
+    state = at_group("pathology_tests", flow=flow)
     before = evaluate(to_referral(flow, state))
     result = use_shortcut(flow, state)
     assert isinstance(result, Confirmed) and result.values == excluding
@@ -426,12 +423,7 @@ def test_no_shortcut_while_a_row_of_it_is_hidden() -> None:
     flow = parse_flow(copy.deepcopy(raw), source="triage.yaml")
     group = flow.group("pathology_tests")
     for grade, offered in ((2, False), (3, True)):
-        state = DialogueState()
-        known = {**DDLPS, "grade": grade}
-        while (on := on_screen(flow, state)) is None or on.name != "pathology_tests":
-            question = current(flow, state)
-            assert question is not None
-            state = walk(flow, {question.field: known.get(question.field)}, state, limit=1).state
+        state = at_group("pathology_tests", {"grade": grade}, flow)
         assert len(members(flow, state, group)) == (3 if offered else 2)
         assert shortcut_offered(flow, state, group) is offered
         assert isinstance(use_shortcut(flow, state), Confirmed) is offered
