@@ -318,7 +318,8 @@ async def test_every_input_gets_an_answer(bot: BotUnderTest) -> None:
 
 async def test_forged_presses_of_buttons_never_offered_record_nothing(bot: BotUnderTest) -> None:
     """The current screen's number with an action it does not offer — submit with 2 of 28
-    answers, stop with nothing failing, a verdict mid-dialogue — is refused and audited."""
+    answers, stop with nothing failing, a verdict mid-dialogue, a rows screen's shortcut on a
+    question of its own — is refused and audited."""
     surgeon = await _surgeon(bot)
     await surgeon.says("S-1")
     await surgeon.says("61")
@@ -329,7 +330,7 @@ async def test_forged_presses_of_buttons_never_offered_record_nothing(bot: BotUn
     finally:
         await store.close()
     assert draft is not None
-    for code in ("s", "x", "c", "v", "r"):
+    for code in ("s", "x", "c", "v", "r", "f"):
         data = f"{code}:{draft.id}:{draft.state.screen}"
         alert = await _alert_after(bot, await bot.server.press_data(surgeon.user, question, data))
         assert "you are on question 3 now" in alert
@@ -341,7 +342,7 @@ async def test_forged_presses_of_buttons_never_offered_record_nothing(bot: BotUn
         await store.close()
     assert draft_after is not None and draft_after.status == "draft"
     assert draft_after.state == draft.state
-    assert [r.detail["press"] for r in refused] == ["s", "x", "c", "v", "r"]
+    assert [r.detail["press"] for r in refused] == ["s", "x", "c", "v", "r", "f"]
     assert bot.server.bot_messages(MDT_CHAT) == []  # nothing reached the MDT
 
 
