@@ -31,6 +31,7 @@ from natars_bot.bot.callbacks import (
     Toggle,
     Verdict,
 )
+from natars_bot.bot.screen_parts import answer_pair
 from natars_bot.bot.screens import (
     Screen,
     answer_text,
@@ -279,11 +280,8 @@ def _undid(
         labels = separator.join(q.label.get(language, q.field) for q in questions)
         return wording.text(language, "undid_none_of", items=labels)
     if len(fields) > 1:
-        colon = wording.text(language, "colon")
         items = separator.join(
-            f"{q.label.get(language, q.field)}{colon}"
-            f"{answer_text(services, language, q, state.answers.get(q.field))}"
-            for q in questions
+            answer_pair(services, language, q, state.answers.get(q.field)) for q in questions
         )
         return wording.text(language, "undid_rows", items=items)
     question = questions[0]

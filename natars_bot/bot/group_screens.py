@@ -20,6 +20,7 @@ from natars_bot.bot.callbacks import (
 from natars_bot.bot.review_screens import answer_lines
 from natars_bot.bot.screen_parts import (
     Screen,
+    answer_pair,
     answer_text,
     button,
     button_rows,
@@ -108,17 +109,14 @@ def rows_screen(
     flow, wording, state = services.flow, services.wording, referral.state
     rows = members(flow, state, group)
     open_rows = [q for q in rows if q.field not in state.answers]
-    offered = group.shortcut is not None and shortcut_offered(flow, state, group)
-    shortcut = None
-    if offered and group.shortcut is not None:
+    shortcut = group.shortcut if shortcut_offered(flow, state, group) else None
+    records = None
+    if shortcut is not None:
         # What the button records, said in the rows' own labels and answers: the caption is
         # short to fit a phone; this line is what it means, and cannot say otherwise.
         separator = "；" if language == "zh" else "; "
-        colon = wording.text(language, "colon")
-        shortcut = separator.join(
-            f"{q.label.get(language, q.field)}{colon}"
-            f"{answer_text(services, language, q, group.shortcut.answers[q.field])}"
-            for q in rows
+        records = separator.join(
+            answer_pair(services, language, q, shortcut.answers[q.field]) for q in rows
         )
     text = wording.render(
         "rows.html.j2",
@@ -138,12 +136,12 @@ def rows_screen(
             for q in rows
         ],
         open=bool(open_rows),
-        shortcut=shortcut,
+        shortcut=records,
     )
     ids = {"referral": referral.id, "screen": state.screen}
     keyboard: list[list[InlineKeyboardButton]] = []
-    if offered and group.shortcut is not None:
-        keyboard.append([button(f"✓ {group.shortcut.label[language]}", Shortcut(**ids))])
+    if shortcut is not None:
+        keyboard.append([button(f"✓ {shortcut.label[language]}", Shortcut(**ids))])
     for question in rows:
         given = question.field in state.answers
         value = state.answers.get(question.field)

@@ -17,6 +17,7 @@ from natars_bot.bot.callbacks import (
 )
 from natars_bot.bot.screen_parts import (
     Screen,
+    answer_pair,
     answer_text,
     assess_draft,
     button,
@@ -154,8 +155,7 @@ def section_screen(services: Services, language: str, referral: ReferralRow) -> 
     keyboard = [
         [
             button(
-                f"{q.label.get(language, q.field)}{wording.text(language, 'colon')}"
-                f"{answer_text(services, language, q, state.answers.get(q.field))}",
+                answer_pair(services, language, q, state.answers.get(q.field)),
                 Edit(**ids, question=q.index),
             )
         ]

@@ -23,6 +23,7 @@ from natars_bot.store import ReferralRow
 
 __all__ = [
     "Screen",
+    "answer_pair",
     "answer_text",
     "answered_text",
     "assess_draft",
@@ -54,6 +55,14 @@ def answer_text(services: Services, language: str, question: Question, value: Va
     if isinstance(value, float):
         return f"{value:g}{_UNITS.get(question.parse or '', '')}"
     return str(value)
+
+
+def answer_pair(services: Services, language: str, question: Question, value: Value | None) -> str:
+    """ "Label: answer" as plain text (a button's caption, a list of answers), with the
+    language's colon ("：" in Chinese)."""
+    label = question.label.get(language, question.field)
+    colon = services.wording.text(language, "colon")
+    return f"{label}{colon}{answer_text(services, language, question, value)}"
 
 
 def referral_label(services: Services, language: str, public_id: str, state: DialogueState) -> str:
